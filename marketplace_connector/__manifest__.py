@@ -1,0 +1,31 @@
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+{
+    "name": "Marketplace Connector",
+    "summary": "Channel-neutral core: backends, signed webhook inbox, "
+    "queue_job processing, polling fallback and order import",
+    "version": "18.0.1.0.0",
+    "category": "Sales/Sales",
+    "website": "https://github.com/marketplace-connector/marketplace-connector",
+    "author": "Marketplace Connector contributors",
+    "license": "AGPL-3",
+    "application": True,
+    "installable": True,
+    "depends": ["sale_stock", "queue_job"],
+    # as a server-wide module, webhooks skip Odoo's request dispatch
+    "post_load": "post_load_fast_intake",
+    "external_dependencies": {"python": ["cryptography", "requests"]},
+    "data": [
+        "security/marketplace_security.xml",
+        "security/ir.model.access.csv",
+        "data/queue_job_data.xml",
+        "data/ir_cron_data.xml",
+        "data/product_data.xml",
+        "views/marketplace_event_views.xml",
+        "views/marketplace_binding_views.xml",
+        "views/marketplace_stock_views.xml",
+        "views/marketplace_backend_views.xml",
+        "views/sale_order_views.xml",
+        "views/marketplace_menus.xml",
+        "views/marketplace_reconciliation_views.xml",
+    ],
+}

@@ -1,0 +1,231 @@
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""The inbound event inbox: one row per distinct delivery or polled state.
+
+Deliveries are deduplicated by the database, not by a lookup:
+``UNIQUE(backend_id, dedupe_key)`` and ``INSERT ... ON CONFLICT DO NOTHING``
+make a retried, duplicated or concurrently polled delivery store nothing new,
+whatever the interleaving. A new row and its queue job are created in the same
+transaction, so an acknowledged delivery always has a job.
+
+States: received -> queued -> done | ignored | failed | dead.
+``failed`` means "fix something, then Retry"; ``dead`` means the job gave up
+(retries exhausted or an unexpected error) and is Retry-able too.
+"""
+
+import logging
+import time
+import uuid
+
+from psycopg2 import errors as pg_errors
+from psycopg2.extras import Json
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+from odoo.addons.queue_job.exception import RetryableJobError
+
+from ..lib.errors import PermanentError, RetryableError
+from ..services.event_processor import EventProcessor
+from ..services.job_sql import delay_now
+
+_logger = logging.getLogger(__name__)
+
+EVENT_JOB_MAX_RETRIES = 12
+CONCURRENCY_ERRORS = (
+    pg_errors.SerializationFailure,
+    pg_errors.DeadlockDetected,
+    pg_errors.LockNotAvailable,
+)
+EVENT_JOB_PRIORITY = 10
+
+_INSERT_EVENT = """
+    INSERT INTO marketplace_event (
+        backend_id, company_id, source, topic, dedupe_key, resource_type,
+        external_id, external_updated_at, payload, headers, state, job_uuid,
+        attempts, received_at, create_uid, write_uid, create_date, write_date
+    ) VALUES (
+        %(backend_id)s, %(company_id)s, %(source)s, %(topic)s, %(dedupe_key)s,
+        %(resource_type)s, %(external_id)s, %(external_updated_at)s,
+        %(payload)s, %(headers)s, 'queued', %(job_uuid)s, 0,
+        now() at time zone 'UTC', %(uid)s, %(uid)s,
+        now() at time zone 'UTC', now() at time zone 'UTC'
+    )
+    ON CONFLICT (backend_id, dedupe_key) DO NOTHING
+    RETURNING id
+"""
+
+
+class MarketplaceEvent(models.Model):
+    _name = "marketplace.event"
+    _description = "Marketplace Inbound Event"
+    _order = "id desc"
+    _rec_name = "dedupe_key"
+
+    backend_id = fields.Many2one(
+        "marketplace.backend", required=True, ondelete="cascade", index=True
+    )
+    company_id = fields.Many2one("res.company", required=True, index=True)
+    source = fields.Selection(
+        [("webhook", "Webhook"), ("poll", "Poll")], required=True, default="webhook"
+    )
+    topic = fields.Char(required=True)
+    dedupe_key = fields.Char(required=True)
+    resource_type = fields.Char(required=True, default="order")
+    external_id = fields.Char(index=True)
+    external_updated_at = fields.Datetime(
+        string="Resource Updated At", help="The resource's updated_at (UTC)."
+    )
+    received_at = fields.Datetime(required=True, default=fields.Datetime.now)
+    payload = fields.Json()
+    headers = fields.Json(help="Delivery headers worth keeping; never a signature.")
+    state = fields.Selection(
+        [
+            ("received", "Received"),
+            ("queued", "Queued"),
+            ("done", "Done"),
+            ("ignored", "Ignored"),
+            ("failed", "Failed"),
+            ("dead", "Dead"),
+        ],
+        required=True,
+        default="received",
+        index=True,
+    )
+    attempts = fields.Integer(readonly=True)
+    last_error = fields.Text(readonly=True)
+    result = fields.Char(readonly=True, help="What processing did.")
+    processed_at = fields.Datetime(readonly=True)
+    processing_ms = fields.Integer(string="Processing Time (ms)", readonly=True)
+    job_uuid = fields.Char(readonly=True, index=True, copy=False)
+    sale_order_id = fields.Many2one("sale.order", readonly=True, index="btree_not_null")
+
+    _sql_constraints = [
+        (
+            "dedupe_key_unique",
+            "UNIQUE(backend_id, dedupe_key)",
+            "This delivery is already in the inbox.",
+        ),
+    ]
+
+    # Intake
+
+    @api.model
+    def _store_inbound(self, backend, inbound):
+        """Insert the event and its job unless it is already in the inbox.
+
+        One INSERT for the event, one for its job (no ORM on this path: the
+        webhook intake runs it for every delivery).
+
+        :param backend: the ``marketplace.backend`` record.
+        :param inbound: a :class:`~..lib.inbound.InboundEvent`.
+        :return: the new event, or an empty recordset for a duplicate.
+        """
+        job_uuid = str(uuid.uuid4())
+        self.env.cr.execute(
+            _INSERT_EVENT,
+            {
+                "backend_id": backend.id,
+                "company_id": backend.company_id.id,
+                "source": inbound.source,
+                "topic": inbound.topic,
+                "dedupe_key": inbound.dedupe_key,
+                "resource_type": inbound.resource_type,
+                "external_id": inbound.external_id,
+                "external_updated_at": inbound.external_updated_at,
+                "payload": Json(inbound.payload),
+                "headers": Json(inbound.headers),
+                "uid": self.env.uid,
+                "job_uuid": job_uuid,
+            },
+        )
+        row = self.env.cr.fetchone()
+        if not row:
+            return self.browse()
+        # the job's company is the backend's: no lookup of the user's
+        event = self.browse(row[0]).with_company(backend.company_id)
+        event._insert_job(
+            job_uuid, f"{backend.name}: {inbound.topic} {inbound.external_id}"
+        )
+        return event
+
+    def _insert_job(self, job_uuid, description):
+        delay_now(
+            self._job_process,
+            job_uuid=job_uuid,
+            priority=EVENT_JOB_PRIORITY,
+            max_retries=EVENT_JOB_MAX_RETRIES,
+            description=description,
+        )
+
+    def _enqueue(self):
+        """Queue a new job for each event (the operator's Retry)."""
+        for event in self:
+            job_uuid = str(uuid.uuid4())
+            event.write({"state": "queued", "job_uuid": job_uuid})
+            event._insert_job(
+                job_uuid,
+                f"{event.backend_id.name}: {event.topic} {event.external_id or ''}",
+            )
+
+    # Processing
+
+    def _job_process(self):
+        """Job entry point: hand over to the processor, classify errors."""
+        self.ensure_one()
+        if self.state in ("done", "ignored"):
+            return f"Already {self.state}"
+        started = time.monotonic()
+        try:
+            with self.env.cr.savepoint():
+                state, message, order = EventProcessor(self).run()
+        except RetryableError as err:
+            raise RetryableJobError(str(err), seconds=err.retry_after) from err
+        except CONCURRENCY_ERRORS as err:
+            # another job holds or just changed the same rows: a new
+            # transaction (new snapshot) a moment later will go through
+            raise RetryableJobError(
+                f"Concurrent update ({type(err).__name__}), retrying",
+                seconds=1,
+                ignore_retry=True,
+            ) from err
+        except PermanentError as err:
+            self.env.invalidate_all()
+            state, message, order = "failed", str(err), None
+            _logger.info("Event %s failed: %s", self.id, err)
+        vals = {
+            "state": state,
+            "attempts": self.attempts + 1,
+            "processed_at": fields.Datetime.now(),
+            "processing_ms": int((time.monotonic() - started) * 1000),
+            "result": message if state != "failed" else False,
+            "last_error": message if state == "failed" else False,
+        }
+        if order:
+            vals["sale_order_id"] = order.id
+        self.write(vals)
+        if state == "failed":
+            self.backend_id._notify_failure(self, message)
+        return f"{state}: {message}"
+
+    def _on_job_failed(self, exc_info=None, exc_name=None, exc_message=None):
+        """queue_job calls this when the job fails for good (retries
+        exhausted or an unexpected error): the event is ``dead``."""
+        for event in self:
+            event.write(
+                {
+                    "state": "dead",
+                    "attempts": event.attempts + 1,
+                    "last_error": f"{exc_name or 'Error'}: {exc_message or ''}",
+                }
+            )
+
+    # Operator actions
+
+    def action_retry(self):
+        """Re-queue failed or dead events, after the operator fixed the cause."""
+        retryable = self.filtered(lambda e: e.state in ("failed", "dead"))
+        if not retryable:
+            raise UserError(_("Only failed or dead events can be retried."))
+        retryable.write({"last_error": False})
+        retryable._enqueue()
+        return True

@@ -1,0 +1,42 @@
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""Product variant <-> channel variant (SKU, inventory item)."""
+
+from odoo import fields, models
+
+
+class MarketplaceProductBinding(models.Model):
+    _name = "marketplace.product.binding"
+    _description = "Marketplace Product Binding"
+    _order = "backend_id, sku"
+    _rec_name = "sku"
+
+    backend_id = fields.Many2one(
+        "marketplace.backend", required=True, ondelete="cascade", index=True
+    )
+    company_id = fields.Many2one(related="backend_id.company_id", store=True)
+    product_id = fields.Many2one(
+        "product.product", required=True, ondelete="cascade", index=True
+    )
+    external_id = fields.Char(
+        string="Channel Variant ID", required=True, help="The channel's variant id."
+    )
+    sku = fields.Char(string="SKU")
+    inventory_item_id = fields.Char(string="Inventory Item ID")
+
+    stock_policy_override = fields.Boolean(
+        string="Own Stock Settings",
+        help="Use the settings below instead of the backend's for this product.",
+    )
+    stock_share = fields.Float(string="Allocation Share", default=1.0, digits=(3, 2))
+    stock_buffer_units = fields.Integer(string="Safety Buffer (units)")
+    stock_buffer_percent = fields.Float(string="Safety Buffer (%)", digits=(5, 2))
+    stock_max_quantity = fields.Integer(string="Maximum Shown", help="0 = no maximum")
+    stock_level_ids = fields.One2many("marketplace.stock.level", "binding_id")
+
+    _sql_constraints = [
+        (
+            "external_id_unique",
+            "UNIQUE(backend_id, external_id)",
+            "This channel variant is already bound.",
+        ),
+    ]

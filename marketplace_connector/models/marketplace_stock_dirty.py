@@ -1,0 +1,73 @@
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""Products whose available-to-sell may have changed, per backend, waiting
+for the next push. ``UNIQUE(backend_id, product_id)`` is the coalescing: a
+burst of changes to one SKU leaves one row, hence one push; a change after
+the push job claimed the row makes one more."""
+
+from odoo import api, fields, models
+
+_PRECOMMIT_KEY = "marketplace.stock.changes"
+PUSH_PRIORITY_DECREMENT = 5
+PUSH_PRIORITY_INCREMENT = 15
+
+
+class MarketplaceStockDirty(models.Model):
+    _name = "marketplace.stock.dirty"
+    _description = "Marketplace Stock Change To Push"
+    _log_access = False
+
+    backend_id = fields.Many2one(
+        "marketplace.backend", required=True, ondelete="cascade"
+    )
+    product_id = fields.Many2one("product.product", required=True, ondelete="cascade")
+    due_at = fields.Datetime(required=True)
+    decrement = fields.Boolean(help="A decrease: pushed at a higher priority.")
+
+    _sql_constraints = [
+        ("backend_product_unique", "UNIQUE(backend_id, product_id)", "Already queued."),
+    ]
+
+    @api.model
+    def _register_change(self, product_id, decrement):
+        """Remember, for the end of the transaction, that a product's stock
+        moved; one flush per transaction marks them all at once."""
+        data = self.env.cr.precommit.data
+        changes = data.get(_PRECOMMIT_KEY)
+        if changes is None:
+            changes = data[_PRECOMMIT_KEY] = {}
+            self.env.cr.precommit.add(self._flush_changes)
+        changes[product_id] = changes.get(product_id, False) or decrement
+
+    @api.model
+    def _flush_changes(self):
+        changes = self.env.cr.precommit.data.pop(_PRECOMMIT_KEY, {})
+        for decrement in (True, False):
+            ids = [p for p, d in changes.items() if d is decrement]
+            if ids:
+                self._mark(ids, decrement)
+        self.env.flush_all()
+
+    @api.model
+    def _mark(self, product_ids, decrement):
+        """Queue the products for a push on every backend selling them, and
+        a push job for each backend that had nothing queued yet."""
+        self.env.cr.execute(
+            """
+            INSERT INTO marketplace_stock_dirty
+                   (backend_id, product_id, due_at, decrement)
+            SELECT DISTINCT b.backend_id, b.product_id,
+                   now() at time zone 'UTC', %s
+              FROM marketplace_product_binding b
+              JOIN marketplace_backend mb ON mb.id = b.backend_id
+             WHERE b.product_id = ANY(%s) AND mb.active AND mb.stock_push_enabled
+            ON CONFLICT (backend_id, product_id) DO UPDATE
+               SET decrement = marketplace_stock_dirty.decrement OR EXCLUDED.decrement
+            RETURNING backend_id, xmax = 0
+            """,
+            (decrement, list(product_ids)),
+        )
+        backend_ids = {
+            backend_id for backend_id, inserted in self.env.cr.fetchall() if inserted
+        }
+        for backend in self.env["marketplace.backend"].browse(sorted(backend_ids)):
+            backend._enqueue_stock_push(decrement)

@@ -1,0 +1,102 @@
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""Turns one inbox event into its effect in Odoo."""
+
+import time
+
+from odoo import fields
+
+from ..lib.errors import DataError
+from .order_importer import OrderImporter
+from .stock_push import refuse_unmapped
+
+#: a channel's own report of a quantity is acted on after this delay, so the
+#: order that caused it (arriving on its own webhook) is imported first
+DRIFT_CORRECTION_DELAY = 30
+
+
+class EventProcessor:
+    """Dispatches an event by resource type.
+
+    :meth:`run` returns ``(state, message, sale_order_or_None)`` where state
+    is ``done`` or ``ignored``; it raises the adapter's ``RetryableError`` or
+    ``PermanentError`` for the job layer to classify.
+    """
+
+    def __init__(self, event):
+        self.event = event
+        self.backend = event.backend_id
+        self.env = event.env
+
+    def run(self):
+        handler = getattr(self, f"_process_{self.event.resource_type}", None)
+        if handler is None:
+            raise DataError(
+                f"No processor for resource type {self.event.resource_type!r}"
+            )
+        return handler()
+
+    def _process_order(self):
+        self._simulated_latency()
+        adapter = self.backend._get_adapter()
+        order = adapter.parse_order(self.event.payload)
+        return OrderImporter(self.backend).apply(order)
+
+    def _simulated_latency(self):
+        """Benchmarks slow order import down on purpose with the system
+        parameter ``marketplace_connector.simulated_import_latency_ms``
+        (default 0: off), to show what a slow Odoo does to the queues."""
+        delay = int(
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("marketplace_connector.simulated_import_latency_ms", 0)
+        )
+        if delay > 0:
+            time.sleep(delay / 1000)
+
+    def _process_inventory_level(self):
+        """A channel reports a quantity. Odoo is the master: an echo of our
+        own write is ignored; any other value is drift, recorded, and
+        corrected by a push a little later -- never copied into Odoo."""
+        item, location_id, quantity = self.backend._get_adapter().parse_stock_level(
+            self.event.payload
+        )
+        channel_location = refuse_unmapped(self.backend, location_id)
+        if quantity is None:
+            return "ignored", "Untracked item", None
+        binding = self.env["marketplace.product.binding"].search(
+            [("backend_id", "=", self.backend.id), ("inventory_item_id", "=", item)],
+            limit=1,
+        )
+        if not binding:
+            return "ignored", f"Inventory item {item} is not bound to a product", None
+        level = self.backend._ensure_stock_levels(binding.product_id.ids).filtered(
+            lambda lvl: (
+                lvl.channel_location_id == channel_location
+                and lvl.binding_id == binding
+            )
+        )
+        if level.has_confirmed_quantity and quantity in (
+            level.last_pushed_quantity,
+            level.last_confirmed_quantity,
+        ):
+            return "ignored", f"Echo of our quantity {quantity}", None
+        level.write(
+            {
+                "last_confirmed_quantity": quantity,
+                "has_confirmed_quantity": True,
+                "state": "drift",
+                "drift_count": level.drift_count + 1,
+                "last_drift_at": fields.Datetime.now(),
+            }
+        )
+        self.backend.with_delay(
+            priority=5,
+            eta=DRIFT_CORRECTION_DELAY,
+            description=f"Correct drift of {binding.sku or item}",
+        )._job_push_stock_products(binding.product_id.ids)
+        return (
+            "done",
+            f"Drift: channel shows {quantity} where we pushed "
+            f"{level.last_pushed_quantity}; correction queued",
+            None,
+        )

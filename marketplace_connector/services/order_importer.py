@@ -1,0 +1,592 @@
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""Applies a channel-neutral :class:`~..lib.order.Order` to Odoo.
+
+Idempotent and insensitive to delivery order:
+
+* one job at a time per external order (a transaction-level advisory lock;
+  a second job for the same order retries shortly);
+* the binding remembers the newest ``updated_at`` applied: an older state is
+  ignored, the same state twice is ignored;
+* create, update, paid and cancelled all land on the one sale order bound to
+  the external order (``UNIQUE(backend_id, external_id)``).
+
+Prices and taxes are the channel's: unit prices as sold, one Odoo tax per
+channel tax rate (found or created, price-included when the channel's prices
+include tax), discounts and shipping as lines. The resulting total is checked
+against the channel's ``total_price``; a difference of a few cents (per-line
+versus global rounding) is booked on a visible rounding line, a larger one
+fails the import with the figures.
+"""
+
+import logging
+from decimal import Decimal
+
+import psycopg2
+
+from odoo import Command, fields
+
+from ..lib.errors import DataError, RetryableError, UnknownProductError
+from ..lib.pricing import (
+    exact_discount_percent,
+    lines_signature,
+    rounding_tolerance,
+    to_cents,
+)
+from .stock_ledger import StockLedger
+
+_logger = logging.getLogger(__name__)
+
+
+class OrderImporter:
+    def __init__(self, backend):
+        self.backend = backend
+        self.env = (
+            backend.with_context(
+                tracking_disable=True,
+                mail_create_nolog=True,
+                mail_create_nosubscribe=True,
+            )
+            .with_company(backend.company_id)
+            .env
+        )
+        self.company = backend.company_id
+        self._tax_cache = {}
+        self._product_cache = {}
+
+    # Entry point
+
+    def apply(self, order):
+        """:return: ``(state, message, sale_order)``"""
+        self._lock(order.external_id)
+        binding = self.env["marketplace.order.binding"].search(
+            [
+                ("backend_id", "=", self.backend.id),
+                ("external_id", "=", order.external_id),
+            ],
+            limit=1,
+        )
+        if binding.external_updated_at:
+            if order.updated_at < binding.external_updated_at:
+                return (
+                    "ignored",
+                    f"Older than the state applied ({binding.external_updated_at} UTC)",
+                    binding.order_id or None,
+                )
+            if (
+                order.updated_at == binding.external_updated_at
+                and order.digest == binding.state_digest
+            ):
+                return ("ignored", "This state was already applied", binding.order_id)
+        if binding.order_id:
+            message = self._update(binding, order)
+            state = "done"
+        else:
+            state, message = self._create_if_importable(binding, order)
+            binding = self._binding(order)
+        binding.write(
+            {
+                "external_updated_at": order.updated_at,
+                "state_digest": order.digest,
+                "external_name": order.name,
+                "financial_status": order.financial_status,
+                "lines_signature": lines_signature(order),
+            }
+        )
+        return state, message, binding.order_id or None
+
+    def _lock(self, external_id):
+        self.env.cr.execute(
+            "SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))",
+            (self.backend.id, f"order:{external_id}"),
+        )
+        if not self.env.cr.fetchone()[0]:
+            raise RetryableError(
+                f"Another job is importing order {external_id}", retry_after=2
+            )
+
+    def _binding(self, order):
+        binding = self.env["marketplace.order.binding"].search(
+            [
+                ("backend_id", "=", self.backend.id),
+                ("external_id", "=", order.external_id),
+            ],
+            limit=1,
+        )
+        return binding or self._create_unique(
+            "marketplace.order.binding",
+            {
+                "backend_id": self.backend.id,
+                "external_id": order.external_id,
+                "external_name": order.name,
+            },
+        )
+
+    def _create_unique(self, model, vals):
+        """Create a binding; a concurrent job that created it first makes
+        this job retry (it will then find the binding)."""
+        try:
+            with self.env.cr.savepoint():
+                return self.env[model].create(vals)
+        except psycopg2.errors.UniqueViolation as err:
+            raise RetryableError(
+                f"{model} {vals.get('external_id')} was created concurrently",
+                retry_after=1,
+            ) from err
+
+    # Creation
+
+    def _create_if_importable(self, binding, order):
+        if order.is_cancelled:
+            self._set_sync(
+                binding or self._binding(order), "pending", "Cancelled before import"
+            )
+            return "ignored", "Cancelled before it was imported"
+        if order.financial_status not in self.backend._get_import_financial_states():
+            message = (
+                f"Not imported while its financial status is "
+                f"'{order.financial_status}' (backend policy)"
+            )
+            self._set_sync(binding or self._binding(order), "pending", message)
+            return "ignored", message
+        sale = self._create_sale_order(order)
+        binding = binding or self._binding(order)
+        binding.order_id = sale
+        self._set_sync(binding, "synced", f"Imported as {sale.name}")
+        if self.backend.auto_confirm:
+            self._confirm(binding, sale, order)
+        return "done", f"Created {sale.name}"
+
+    def _confirm(self, binding, sale, order):
+        """Take the stock on the ledger (under the products' locks), flag a
+        shortfall, then confirm: Odoo reserves in the same transaction."""
+        shortfalls = StockLedger(self.backend).apply_sale(sale, order.external_id)
+        if shortfalls:
+            details = ", ".join(
+                f"{product.default_code or product.display_name} short by {qty:g}"
+                for product, qty in shortfalls
+            )
+            message = (
+                f"Oversold: {details}. Restock, substitute or cancel {order.name} "
+                f"on the marketplace."
+            )
+            sale.marketplace_oversold = True
+            self._set_sync(binding, "attention", message)
+            self._schedule_review(sale, message, summary="Marketplace order oversold")
+        sale.action_confirm()
+
+    def _create_sale_order(self, order):
+        pricelist = self._pricelist(order.currency)
+        partner = self._partner(order)
+        shipping_partner = self._shipping_partner(partner, order)
+        vals = {
+            "partner_id": partner.id,
+            "partner_invoice_id": partner.id,
+            "partner_shipping_id": shipping_partner.id,
+            "pricelist_id": pricelist.id,
+            "company_id": self.company.id,
+            "warehouse_id": self.backend.warehouse_id.id,
+            "client_order_ref": order.name,
+            "origin": f"{self.backend.name} {order.name}",
+            "date_order": order.created_at,
+            "order_line": self._all_line_commands(order),
+        }
+        if self.backend.team_id:
+            vals["team_id"] = self.backend.team_id.id
+        if order.note:
+            vals["note"] = order.note
+        sale = self.env["sale.order"].create(vals)
+        # the fiscal position must not remap the channel's taxes
+        sale.fiscal_position_id = False
+        self._book_rounding(sale, order)
+        return sale
+
+    def _pricelist(self, currency_code):
+        currency = (
+            self.env["res.currency"]
+            .with_context(active_test=False)
+            .search([("name", "=", currency_code)], limit=1)
+        )
+        if not currency:
+            raise DataError(f"Unknown currency '{currency_code}'.")
+        if not currency.active:
+            raise DataError(
+                f"Currency {currency_code} is not active: activate it in "
+                f"Accounting > Configuration > Currencies, then Retry."
+            )
+        if self.backend.pricelist_id.currency_id == currency:
+            return self.backend.pricelist_id
+        pricelist = self.env["product.pricelist"].search(
+            [
+                ("currency_id", "=", currency.id),
+                ("company_id", "in", (self.company.id, False)),
+            ],
+            limit=1,
+        )
+        if not pricelist:
+            raise DataError(
+                f"No pricelist in {currency_code} for {self.company.name}: create "
+                f"one (Sales > Products > Pricelists), then Retry."
+            )
+        return pricelist
+
+    # Partners
+
+    def _partner(self, order):
+        customer = order.customer
+        partner = self.env["res.partner"]
+        if customer.external_id:
+            partner = (
+                self.env["marketplace.partner.binding"]
+                .search(
+                    [
+                        ("backend_id", "=", self.backend.id),
+                        ("external_id", "=", customer.external_id),
+                    ],
+                    limit=1,
+                )
+                .partner_id
+            )
+        bound = bool(partner)
+        if not partner and customer.email:
+            partner = self.env["res.partner"].search(
+                [
+                    ("email", "=ilike", customer.email),
+                    ("parent_id", "=", False),
+                    ("company_id", "in", (self.company.id, False)),
+                ],
+                limit=1,
+            )
+        if not partner:
+            address = (
+                order.billing_address
+                if not order.billing_address.is_empty()
+                else order.shipping_address
+            )
+            name = (
+                customer.name
+                or address.name
+                or customer.email
+                or f"{self.backend.name} customer {customer.external_id}"
+            )
+            partner = self.env["res.partner"].create(
+                dict(
+                    self._address_vals(address),
+                    name=name,
+                    email=customer.email or False,
+                    phone=customer.phone or address.phone or False,
+                )
+            )
+        if customer.external_id and not bound:
+            self._create_unique(
+                "marketplace.partner.binding",
+                {
+                    "backend_id": self.backend.id,
+                    "external_id": customer.external_id,
+                    "partner_id": partner.id,
+                },
+            )
+        return partner
+
+    def _shipping_partner(self, partner, order):
+        address = order.shipping_address
+        if address.is_empty():
+            return partner
+        vals = self._address_vals(address)
+        name = address.name or partner.name
+        if self._has_address(partner, vals):
+            return partner
+        domain = [("parent_id", "=", partner.id), ("type", "=", "delivery")]
+        domain += [(key, "=", value) for key, value in vals.items()]
+        existing = self.env["res.partner"].search(
+            domain + [("name", "=", name)], limit=1
+        )
+        if existing:
+            return existing
+        return self.env["res.partner"].create(
+            dict(vals, name=name, parent_id=partner.id, type="delivery")
+        )
+
+    @staticmethod
+    def _has_address(partner, vals):
+        for key, value in vals.items():
+            current = partner[key]
+            if partner._fields[key].type == "many2one":
+                current = current.id
+            if (current or False) != (value or False):
+                return False
+        return True
+
+    def _address_vals(self, address):
+        country = self.env["res.country"]
+        state = self.env["res.country.state"]
+        if address.country_code:
+            country = country.search(
+                [("code", "=", address.country_code.upper())], limit=1
+            )
+        if country and address.state_code:
+            state = state.search(
+                [("country_id", "=", country.id), ("code", "=", address.state_code)],
+                limit=1,
+            )
+        return {
+            "street": address.street or False,
+            "street2": address.street2 or False,
+            "city": address.city or False,
+            "zip": address.zip or False,
+            "country_id": country.id,
+            "state_id": state.id,
+        }
+
+    # Lines
+
+    def _product(self, line):
+        key = (line.variant_id, line.sku)
+        if key in self._product_cache:
+            return self._product_cache[key]
+        product = self.env["product.product"]
+        bindings = self.env["marketplace.product.binding"]
+        if line.variant_id:
+            product = bindings.search(
+                [
+                    ("backend_id", "=", self.backend.id),
+                    ("external_id", "=", line.variant_id),
+                ],
+                limit=1,
+            ).product_id
+        if not product and line.sku:
+            product = self.env["product.product"].search(
+                [
+                    ("default_code", "=", line.sku),
+                    ("company_id", "in", (self.company.id, False)),
+                ],
+                limit=2,
+            )
+            if len(product) > 1:
+                raise DataError(
+                    f"SKU '{line.sku}' matches several products "
+                    f"({', '.join(product.mapped('display_name'))}): make Internal "
+                    f"References unique or add a product binding, then Retry."
+                )
+            if product and line.variant_id:
+                self._create_unique(
+                    "marketplace.product.binding",
+                    {
+                        "backend_id": self.backend.id,
+                        "product_id": product.id,
+                        "external_id": line.variant_id,
+                        "sku": line.sku,
+                    },
+                )
+        if not product:
+            raise UnknownProductError(line.sku, line.variant_id, line.title)
+        self._product_cache[key] = product
+        return product
+
+    def _taxes(self, tax_rates, included):
+        taxes = self.env["account.tax"]
+        for tax_rate in tax_rates:
+            if not tax_rate.rate:
+                continue
+            taxes |= self._tax(tax_rate, included)
+        return taxes
+
+    def _tax(self, tax_rate, included):
+        amount = float((tax_rate.rate * 100).quantize(Decimal("0.0001")))
+        key = (amount, included, tax_rate.title)
+        if key in self._tax_cache:
+            return self._tax_cache[key]
+        tax = self.env["account.tax"].search(
+            [
+                ("type_tax_use", "=", "sale"),
+                ("amount_type", "=", "percent"),
+                ("amount", "=", amount),
+                ("price_include", "=", included),
+                ("company_id", "=", self.company.id),
+            ],
+            limit=1,
+        )
+        if not tax:
+            suffix = " incl." if included else ""
+            tax = self.env["account.tax"].create(
+                {
+                    "name": f"{tax_rate.title or 'Tax'} {amount:g}%{suffix} "
+                    f"({self.backend.marketplace_type})",
+                    "amount": amount,
+                    "amount_type": "percent",
+                    "type_tax_use": "sale",
+                    "price_include_override": "tax_included"
+                    if included
+                    else "tax_excluded",
+                    "company_id": self.company.id,
+                }
+            )
+        self._tax_cache[key] = tax
+        return tax
+
+    def _product_line_commands(self, line, order):
+        product = self._product(line)
+        taxes = self._taxes(line.taxes, order.taxes_included)
+        vals = {
+            "product_id": product.id,
+            "name": line.title or product.display_name,
+            "product_uom_qty": float(line.quantity),
+            "price_unit": float(line.price_unit),
+            "tax_id": [Command.set(taxes.ids)],
+            "marketplace_line_id": line.external_id,
+        }
+        discount_command = None
+        if line.discount_amount:
+            percent = exact_discount_percent(
+                line.price_unit * line.quantity, line.discount_amount
+            )
+            if percent is not None:
+                vals["discount"] = float(percent)
+            else:
+                discount_command = self._discount_command(
+                    f"Discount on {line.title}", line.discount_amount, taxes
+                )
+        return [Command.create(vals)] + ([discount_command] if discount_command else [])
+
+    def _shipping_line_commands(self, shipping, order):
+        taxes = self._taxes(shipping.taxes, order.taxes_included)
+        product = self.env.ref("marketplace_connector.product_marketplace_shipping")
+        commands = [
+            Command.create(
+                {
+                    "product_id": product.id,
+                    "name": shipping.title or product.name,
+                    "product_uom_qty": 1.0,
+                    "price_unit": float(shipping.price),
+                    "tax_id": [Command.set(taxes.ids)],
+                }
+            )
+        ]
+        if shipping.discount_amount:
+            commands.append(
+                self._discount_command(
+                    f"Discount on {shipping.title}", shipping.discount_amount, taxes
+                )
+            )
+        return commands
+
+    def _discount_command(self, name, amount, taxes):
+        product = self.env.ref("marketplace_connector.product_marketplace_discount")
+        return Command.create(
+            {
+                "product_id": product.id,
+                "name": name,
+                "product_uom_qty": 1.0,
+                "price_unit": -float(amount),
+                "tax_id": [Command.set(taxes.ids)],
+            }
+        )
+
+    def _book_rounding(self, sale, order):
+        currency = sale.currency_id
+        difference = currency.round(
+            float(to_cents(order.total_price)) - sale.amount_total
+        )
+        if currency.is_zero(difference):
+            return
+        tolerance = rounding_tolerance(
+            len(order.lines) + len(order.shipping_lines),
+            Decimal(str(currency.rounding)),
+        )
+        if Decimal(str(abs(difference))) > tolerance:
+            raise DataError(
+                f"Totals differ: {order.currency} {order.total_price} on the "
+                f"marketplace, {sale.amount_total:.2f} in Odoo (tax "
+                f"{order.total_tax} vs {sale.amount_tax:.2f}). Check the taxes "
+                f"and the pricelist, then Retry."
+            )
+        product = self.env.ref("marketplace_connector.product_marketplace_rounding")
+        sale.order_line = [
+            Command.create(
+                {
+                    "product_id": product.id,
+                    "name": "Rounding difference with the marketplace",
+                    "product_uom_qty": 1.0,
+                    "price_unit": difference,
+                    "tax_id": [Command.clear()],
+                }
+            )
+        ]
+
+    # Updates
+
+    def _update(self, binding, order):
+        sale = binding.order_id
+        if order.is_cancelled:
+            if sale.state == "cancel":
+                return "Already cancelled"
+            return self._cancel(binding, sale, order)
+        messages = []
+        if lines_signature(order) != binding.lines_signature:
+            if sale.state in ("draft", "sent"):
+                sale.order_line.unlink()
+                sale.write({"order_line": self._all_line_commands(order)})
+                self._book_rounding(sale, order)
+                messages.append("lines updated")
+            else:
+                message = (
+                    f"{order.name} was edited on the marketplace after "
+                    f"confirmation: compare the lines with {sale.name}."
+                )
+                self._set_sync(binding, "attention", message)
+                self._schedule_review(sale, message)
+                return message
+        importable = (
+            order.financial_status in self.backend._get_import_financial_states()
+        )
+        if importable and sale.state in ("draft", "sent") and self.backend.auto_confirm:
+            self._confirm(binding, sale, order)
+            messages.append("confirmed")
+        if binding.sync_state != "attention":
+            self._set_sync(binding, "synced", f"Updated {fields.Datetime.now()} UTC")
+        return f"Updated {sale.name}" + (f": {', '.join(messages)}" if messages else "")
+
+    def _all_line_commands(self, order):
+        commands = []
+        for line in order.lines:
+            commands += self._product_line_commands(line, order)
+        for shipping in order.shipping_lines:
+            commands += self._shipping_line_commands(shipping, order)
+        return commands
+
+    def _cancel(self, binding, sale, order):
+        done = sale.picking_ids.filtered(
+            lambda p: p.state == "done" and p.picking_type_code == "outgoing"
+        )
+        if done:
+            (sale.picking_ids - done).filtered(
+                lambda p: p.state not in ("done", "cancel")
+            ).action_cancel()
+            message = (
+                f"{order.name} was cancelled on the marketplace "
+                f"({order.cancel_reason or 'no reason given'}) but "
+                f"{', '.join(done.mapped('name'))} is already delivered: "
+                f"arrange the return and refund."
+            )
+            self._set_sync(binding, "attention", message)
+            self._schedule_review(sale, message)
+            return message
+        sale._action_cancel()
+        StockLedger(self.backend).apply_cancel(sale, order.external_id)
+        self._set_sync(
+            binding, "synced", f"Cancelled on the marketplace ({order.cancel_reason})"
+        )
+        return f"Cancelled {sale.name}"
+
+    def _set_sync(self, binding, state, message):
+        binding.write({"sync_state": state, "sync_message": message})
+
+    def _schedule_review(self, sale, message, summary="Marketplace order needs review"):
+        responsible = (
+            self.backend.team_id.user_id or self.backend.user_id or self.env.user
+        )
+        sale.activity_schedule(
+            "mail.mail_activity_data_todo",
+            summary=summary,
+            note=message,
+            user_id=responsible.id,
+        )

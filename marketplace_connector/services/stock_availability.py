@@ -1,0 +1,82 @@
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""Available-to-sell in bulk: a few SQL queries for any number of levels.
+
+Free quantity = on hand - reserved, summed over the quants of a channel
+location's Odoo location and its children (``parent_path`` prefix). The
+arithmetic itself is ``lib/allocation.py``.
+"""
+
+from collections import defaultdict
+from decimal import Decimal
+
+from ..lib.allocation import ChannelPolicy, available_to_sell
+
+
+def free_quantities(env, product_ids, locations):
+    """:return: {(product_id, location_id): free quantity}"""
+    if not product_ids or not locations:
+        return {}
+    paths = {location.id: location.parent_path for location in locations}
+    env.cr.execute(
+        """
+        SELECT q.product_id, root.id, SUM(q.quantity - q.reserved_quantity)
+          FROM stock_quant q
+          JOIN stock_location l ON l.id = q.location_id
+          JOIN stock_location root ON l.parent_path LIKE root.parent_path || '%%'
+         WHERE q.product_id = ANY(%s) AND root.id = ANY(%s)
+         GROUP BY q.product_id, root.id
+        """,
+        (list(product_ids), list(paths)),
+    )
+    return {(product, root): float(qty) for product, root, qty in env.cr.fetchall()}
+
+
+def policy_for(binding, backend):
+    """The binding's own settings when it overrides them, else the backend's."""
+    source = binding if binding.stock_policy_override else backend
+    maximum = source.stock_max_quantity or None
+    return ChannelPolicy(
+        share=Decimal(str(source.stock_share)),
+        buffer_units=source.stock_buffer_units,
+        buffer_percent=Decimal(str(source.stock_buffer_percent)),
+        maximum=maximum,
+    )
+
+
+def share_totals(env, product_ids):
+    """Sum of the shares of every active backend selling each product."""
+    env.cr.execute(
+        """
+        SELECT b.product_id,
+               SUM(CASE WHEN b.stock_policy_override THEN b.stock_share
+                        ELSE mb.stock_share END)
+          FROM marketplace_product_binding b
+          JOIN marketplace_backend mb ON mb.id = b.backend_id
+         WHERE b.product_id = ANY(%s) AND mb.active AND mb.stock_push_enabled
+         GROUP BY b.product_id
+        """,
+        (list(product_ids),),
+    )
+    return defaultdict(
+        lambda: Decimal(1), {p: Decimal(str(s)) for p, s in env.cr.fetchall()}
+    )
+
+
+def compute_levels(env, levels):
+    """:return: {level.id: available-to-sell} for the given levels."""
+    if not levels:
+        return {}
+    product_ids = set(levels.mapped("product_id").ids)
+    locations = levels.mapped("channel_location_id.location_id")
+    free = free_quantities(env, product_ids, locations)
+    totals = share_totals(env, product_ids)
+    result = {}
+    for level in levels:
+        policy = policy_for(level.binding_id, level.backend_id)
+        quantity = free.get(
+            (level.product_id.id, level.channel_location_id.location_id.id), 0.0
+        )
+        result[level.id] = available_to_sell(
+            quantity, policy, totals[level.product_id.id]
+        )
+    return result

@@ -1,0 +1,134 @@
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""Applies a marketplace order to the central stock ledger.
+
+Called by the order importer just before it confirms (reserves) the order,
+in the same transaction:
+
+1. the lock rows of the order's products are locked in product order
+   (``SELECT ... ORDER BY product_id FOR UPDATE``) and their version bumped:
+   a concurrent job taking the same SKUs waits here until this transaction
+   commits, then fails with a serialization error (Odoo's transactions are
+   REPEATABLE READ: its snapshot cannot see our reservation) and is retried
+   at once with a fresh snapshot; the fixed order rules out deadlocks;
+2. one ledger entry per order line is inserted with a unique key
+   (``ON CONFLICT DO NOTHING``): a replay applies nothing twice;
+3. each line's quantity is compared with the free stock of the backend's
+   warehouse *as it is now*, including what a job that committed a moment
+   ago reserved: a shortfall is recorded as oversold on the entry and the
+   sale order is flagged for a person -- never a silent negative.
+"""
+
+from collections import defaultdict
+
+from odoo.tools import float_compare
+
+
+class StockLedger:
+    def __init__(self, backend):
+        self.backend = backend
+        self.env = backend.env
+
+    def lock_products(self, product_ids):
+        ids = sorted(set(product_ids))
+        if not ids:
+            return
+        cr = self.env.cr
+        cr.execute(
+            "INSERT INTO marketplace_stock_lock (product_id) "
+            "SELECT unnest(%s::int[]) ON CONFLICT (product_id) DO NOTHING",
+            (ids,),
+        )
+        cr.execute(
+            "SELECT id FROM marketplace_stock_lock WHERE product_id = ANY(%s) "
+            "ORDER BY product_id FOR UPDATE",
+            (ids,),
+        )
+        lock_ids = [row[0] for row in cr.fetchall()]
+        cr.execute(
+            "UPDATE marketplace_stock_lock SET version = version + 1 "
+            "WHERE id = ANY(%s)",
+            (lock_ids,),
+        )
+
+    def free_in_warehouse(self, product_ids):
+        stock_location = self.backend.warehouse_id.lot_stock_id
+        self.env.cr.execute(
+            """
+            SELECT q.product_id, SUM(q.quantity - q.reserved_quantity)
+              FROM stock_quant q
+              JOIN stock_location l ON l.id = q.location_id
+             WHERE q.product_id = ANY(%s) AND l.parent_path LIKE %s
+             GROUP BY q.product_id
+            """,
+            (list(product_ids), stock_location.parent_path + "%"),
+        )
+        return defaultdict(float, {p: float(q) for p, q in self.env.cr.fetchall()})
+
+    def apply_sale(self, sale, external_order_id):
+        """Record the sale of ``sale``'s storable lines; return a list of
+        ``(product, oversold quantity)`` for the lines stock did not cover."""
+        lines = sale.order_line.filtered(lambda line: line.product_id.is_storable)
+        product_ids = lines.mapped("product_id").ids
+        self.lock_products(product_ids)
+        free = self.free_in_warehouse(product_ids)
+        shortfalls = []
+        for line in lines:
+            key = self._key("sale", external_order_id, line)
+            quantity = line.product_uom_qty
+            available = max(free[line.product_id.id], 0.0)
+            rounding = line.product_id.uom_id.rounding
+            oversold = 0.0
+            if float_compare(quantity, available, precision_rounding=rounding) > 0:
+                oversold = quantity - available
+            if not self._insert(
+                key,
+                line.product_id,
+                "sale",
+                -quantity,
+                free[line.product_id.id],
+                oversold,
+                sale,
+            ):
+                continue
+            free[line.product_id.id] -= quantity
+            if oversold:
+                shortfalls.append((line.product_id, oversold))
+        return shortfalls
+
+    def apply_cancel(self, sale, external_order_id):
+        for line in sale.order_line.filtered(lambda ln: ln.product_id.is_storable):
+            key = self._key("cancel", external_order_id, line)
+            self._insert(
+                key, line.product_id, "cancel", line.product_uom_qty, 0.0, 0.0, sale
+            )
+
+    def _key(self, kind, external_order_id, line):
+        line_ref = line.marketplace_line_id or f"line{line.id}"
+        return f"{kind}:{self.backend.id}:{external_order_id}:{line_ref}"
+
+    def _insert(self, key, product, kind, quantity, free_before, oversold, sale):
+        self.env.cr.execute(
+            """
+            INSERT INTO marketplace_stock_ledger
+                (entry_key, backend_id, product_id, kind, quantity, free_before,
+                 oversold_quantity, sale_order_id, create_uid, write_uid,
+                 create_date, write_date)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
+                    now() at time zone 'UTC', now() at time zone 'UTC')
+            ON CONFLICT (entry_key) DO NOTHING
+            RETURNING id
+            """,
+            (
+                key,
+                self.backend.id,
+                product.id,
+                kind,
+                quantity,
+                free_before,
+                oversold,
+                sale.id,
+                self.env.uid,
+                self.env.uid,
+            ),
+        )
+        return bool(self.env.cr.fetchone())

@@ -1,0 +1,163 @@
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""Fan-out: push the available-to-sell of the queued products to a channel.
+
+The quantity is computed when the job runs (never when the change
+happened), a level whose channel quantity already equals it is skipped, and
+every write is a compare-and-set against the quantity the channel last
+confirmed, so a sale the channel made in between is never overwritten
+blindly: the write is refused as stale, we re-read, and write again.
+Writes go in batches of at most ``batch_size`` (250 for Shopify) and spend
+the backend's shared rate budget first.
+"""
+
+import logging
+import math
+import uuid
+
+from odoo import fields
+
+from odoo.addons.queue_job.exception import RetryableJobError
+
+from ..lib.errors import PermanentError
+from ..lib.stock import StockWrite
+from .rate_budget import RateBudget
+from .stock_availability import compute_levels
+
+_logger = logging.getLogger(__name__)
+
+MAX_STALE_ROUNDS = 3
+
+
+class StockPusher:
+    def __init__(self, backend):
+        self.backend = backend
+        self.env = backend.env
+        self.adapter = backend._get_adapter()
+        maximum, restore_rate = self.adapter.rate_limit()
+        self.budget = RateBudget(self.env, backend.id, maximum, restore_rate)
+        self.calls = 0
+
+    def claim(self):
+        self.env.cr.execute(
+            "DELETE FROM marketplace_stock_dirty WHERE backend_id = %s "
+            "RETURNING product_id",
+            (self.backend.id,),
+        )
+        return sorted({row[0] for row in self.env.cr.fetchall()})
+
+    def run(self, product_ids=None):
+        """Push the claimed (or given) products; return a summary line."""
+        if product_ids is None:
+            product_ids = self.claim()
+        levels = self.backend._ensure_stock_levels(product_ids)
+        if not levels:
+            return "nothing to push"
+        quantities = compute_levels(self.env, levels)
+        todo = self.env["marketplace.stock.level"]
+        for level in levels:
+            quantity = quantities[level.id]
+            if (
+                level.has_confirmed_quantity
+                and level.last_confirmed_quantity == quantity
+            ):
+                level.write(
+                    {"ats_quantity": quantity, "state": "synced", "last_error": False}
+                )
+            else:
+                level.ats_quantity = quantity
+                todo |= level
+        batch_size = self.adapter.stock_batch_size
+        for start in range(0, len(todo), batch_size):
+            self._push(todo[start : start + batch_size])
+        return f"{len(levels)} levels checked, {len(todo)} pushed in {self.calls} calls"
+
+    def _push(self, levels):
+        for _round in range(MAX_STALE_ROUNDS):
+            writes = {
+                (
+                    level.binding_id.inventory_item_id,
+                    level.channel_location_id.external_id,
+                ): level
+                for level in levels
+            }
+            result = self._call(
+                self.adapter.write_stock,
+                [
+                    StockWrite(
+                        inventory_item_id=item,
+                        location_id=location,
+                        quantity=level.ats_quantity,
+                        change_from=level.last_confirmed_quantity
+                        if level.has_confirmed_quantity
+                        else None,
+                    )
+                    for (item, location), level in writes.items()
+                ],
+                idempotency_key=str(uuid.uuid4()),
+                cost=self.adapter.stock_write_cost(len(writes)),
+            )
+            now = fields.Datetime.now()
+            for write in result.applied:
+                writes[(write.inventory_item_id, write.location_id)].write(
+                    {
+                        "last_pushed_quantity": write.quantity,
+                        "last_confirmed_quantity": write.quantity,
+                        "has_confirmed_quantity": True,
+                        "pushed_at": now,
+                        "state": "synced",
+                        "last_error": False,
+                    }
+                )
+            if not result.stale:
+                return
+            stale_pairs = [(w.inventory_item_id, w.location_id) for w in result.stale]
+            current = self._call(
+                self.adapter.read_stock,
+                stale_pairs,
+                cost=self.adapter.stock_read_cost(len(stale_pairs)),
+            )
+            levels = self.env["marketplace.stock.level"]
+            for pair in stale_pairs:
+                level = writes[pair]
+                level.write(
+                    {
+                        "last_confirmed_quantity": current.get(pair, 0),
+                        "has_confirmed_quantity": pair in current,
+                    }
+                )
+                levels |= level
+        for level in levels:
+            level.write(
+                {"state": "error", "last_error": "The channel's quantity kept changing"}
+            )
+
+    def _call(self, method, *args, cost, **kwargs):
+        wait = self.budget.reserve(cost)
+        if wait:
+            # not a failure: come back when the bucket has refilled
+            raise RetryableJobError(
+                f"Rate budget of {self.backend.name} spent: waiting {wait:.1f} s",
+                seconds=max(1, math.ceil(wait)),
+                ignore_retry=True,
+            )
+        try:
+            result = method(*args, **kwargs)
+        finally:
+            self.calls += 1
+            status = self.adapter.throttle_status()
+            if status:
+                self.budget.observe(*status)
+        return result
+
+
+def refuse_unmapped(backend, location_external_id):
+    """Writes and levels for a channel location we did not map are refused."""
+    mapped = backend.channel_location_ids.filtered(
+        lambda loc: loc.external_id == str(location_external_id)
+    )
+    if not mapped:
+        raise PermanentError(
+            f"Channel location {location_external_id} is not mapped on {backend.name}: "
+            f"map it to an Odoo location under Stock, then Retry."
+        )
+    return mapped

@@ -1,0 +1,253 @@
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""Stock reconciliation: Odoo is the master, the channel is checked.
+
+For each channel location: read every tracked quantity from the channel in
+bulk pages, compute every binding's available-to-sell in bulk (SQL, no record
+loaded one by one), compare. A difference up to the backend's threshold is
+corrected at once (compare-and-set against the quantity just read); a larger
+one is escalated to a person (the level is flagged, one activity on the
+backend) and left as it is: a large gap usually means a mapping or a count
+is wrong, and pushing over it would hide that.
+"""
+
+import time
+from collections import defaultdict
+from decimal import Decimal
+
+from psycopg2.extras import execute_values
+
+from odoo import fields
+
+from ..lib.allocation import ChannelPolicy, available_to_sell
+from ..lib.stock import StockWrite
+from .stock_push import StockPusher
+
+
+class StockReconciler:
+    def __init__(self, backend):
+        self.backend = backend
+        self.env = backend.env
+        self.pusher = StockPusher(backend)
+        self.channel_seconds = 0.0
+
+    def run(self):
+        started = time.monotonic()
+        counts = defaultdict(int)
+        escalated_examples = []
+        for location in self.backend.channel_location_ids:
+            self._reconcile_location(location, counts, escalated_examples)
+        duration = time.monotonic() - started
+        record = self.env["marketplace.stock.reconciliation"].create(
+            {
+                "backend_id": self.backend.id,
+                "checked": counts["checked"],
+                "in_sync": counts["in_sync"],
+                "corrected": counts["corrected"],
+                "escalated": counts["escalated"],
+                "missing_on_channel": counts["missing"],
+                "duration": duration,
+                "channel_seconds": self.channel_seconds,
+                "odoo_seconds": duration - self.channel_seconds,
+                "escalation_examples": "\n".join(escalated_examples[:20]),
+            }
+        )
+        if counts["escalated"]:
+            self.backend._escalate_drift(record)
+        return record
+
+    # Reading
+
+    def _read_channel(self, location):
+        """Every tracked quantity at the location; the adapter pages through
+        the channel and waits out its throttle itself, we keep the shared
+        budget informed after each page."""
+        quantities = {}
+        adapter = self.pusher.adapter
+        started = time.monotonic()
+        for page in adapter.iter_stock(location.external_id):
+            quantities.update(page)
+            status = adapter.throttle_status()
+            if status:
+                self.pusher.budget.observe(*status)
+        self.channel_seconds += time.monotonic() - started
+        return quantities
+
+    def _ensure_levels(self, location):
+        self.env.cr.execute(
+            """
+            INSERT INTO marketplace_stock_level
+                   (binding_id, backend_id, product_id, channel_location_id, state,
+                    ats_quantity, last_pushed_quantity, last_confirmed_quantity,
+                    has_confirmed_quantity, drift_count)
+            SELECT b.id, b.backend_id, b.product_id, %s, 'pending', 0, 0, 0, false, 0
+              FROM marketplace_product_binding b
+             WHERE b.backend_id = %s AND b.inventory_item_id IS NOT NULL
+            ON CONFLICT (binding_id, channel_location_id) DO NOTHING
+            """,
+            (location.id, self.backend.id),
+        )
+
+    def _levels(self, location):
+        self.env.cr.execute(
+            """
+            SELECT lvl.id, b.product_id, b.inventory_item_id,
+                   b.stock_policy_override, b.stock_share, b.stock_buffer_units,
+                   b.stock_buffer_percent, b.stock_max_quantity
+              FROM marketplace_stock_level lvl
+              JOIN marketplace_product_binding b ON b.id = lvl.binding_id
+             WHERE lvl.backend_id = %s AND lvl.channel_location_id = %s
+            """,
+            (self.backend.id, location.id),
+        )
+        return self.env.cr.fetchall()
+
+    def _free_by_product(self, location):
+        self.env.cr.execute(
+            """
+            SELECT q.product_id, SUM(q.quantity - q.reserved_quantity)
+              FROM stock_quant q
+              JOIN stock_location l ON l.id = q.location_id
+             WHERE l.parent_path LIKE %s
+             GROUP BY q.product_id
+            """,
+            (location.location_id.parent_path + "%",),
+        )
+        return dict(self.env.cr.fetchall())
+
+    def _share_totals(self):
+        self.env.cr.execute(
+            """
+            SELECT b.product_id,
+                   SUM(CASE WHEN b.stock_policy_override THEN b.stock_share
+                            ELSE mb.stock_share END)
+              FROM marketplace_product_binding b
+              JOIN marketplace_backend mb ON mb.id = b.backend_id
+             WHERE mb.active AND mb.stock_push_enabled
+               AND b.product_id IN (SELECT product_id FROM marketplace_product_binding
+                                     WHERE backend_id = %s)
+             GROUP BY b.product_id
+            """,
+            (self.backend.id,),
+        )
+        return {
+            product: Decimal(str(total)) for product, total in self.env.cr.fetchall()
+        }
+
+    # Comparing
+
+    def _reconcile_location(self, location, counts, examples):
+        channel = self._read_channel(location)
+        self._ensure_levels(location)
+        free = self._free_by_product(location)
+        totals = self._share_totals()
+        backend = self.backend
+        default_policy = ChannelPolicy(
+            share=Decimal(str(backend.stock_share)),
+            buffer_units=backend.stock_buffer_units,
+            buffer_percent=Decimal(str(backend.stock_buffer_percent)),
+            maximum=backend.stock_max_quantity or None,
+        )
+        threshold = backend.stock_drift_threshold
+        updates, corrections = [], []
+        for row in self._levels(location):
+            level_id, product_id, item, override, share, units, percent, maximum = row
+            policy = default_policy
+            if override:
+                policy = ChannelPolicy(
+                    share=Decimal(str(share)),
+                    buffer_units=units,
+                    buffer_percent=Decimal(str(percent)),
+                    maximum=maximum or None,
+                )
+            ats = available_to_sell(
+                free.get(product_id, 0), policy, totals.get(product_id, Decimal(1))
+            )
+            counts["checked"] += 1
+            if item not in channel:
+                counts["missing"] += 1
+                updates.append(
+                    (level_id, ats, 0, False, "error", "Not tracked on the channel")
+                )
+                continue
+            quantity = channel[item]
+            difference = quantity - ats
+            if difference == 0:
+                counts["in_sync"] += 1
+                updates.append((level_id, ats, quantity, True, "synced", None))
+            elif abs(difference) <= threshold:
+                counts["corrected"] += 1
+                corrections.append(
+                    StockWrite(item, location.external_id, ats, change_from=quantity)
+                )
+                updates.append((level_id, ats, quantity, True, "drift", None))
+            else:
+                counts["escalated"] += 1
+                examples.append(f"item {item}: channel {quantity}, available {ats}")
+                updates.append(
+                    (
+                        level_id,
+                        ats,
+                        quantity,
+                        True,
+                        "escalated",
+                        f"Channel shows {quantity}, available to sell is {ats}",
+                    )
+                )
+        self._write_levels(updates)
+        self._correct(corrections, location.id)
+
+    def _write_levels(self, updates):
+        if not updates:
+            return
+        execute_values(
+            self.env.cr._obj,
+            """
+            UPDATE marketplace_stock_level lvl
+               SET ats_quantity = v.ats, last_confirmed_quantity = v.confirmed,
+                   has_confirmed_quantity = v.has_confirmed, state = v.state,
+                   last_error = v.error,
+                   drift_count = lvl.drift_count
+                       + CASE WHEN v.state IN ('drift', 'escalated') THEN 1 ELSE 0 END,
+                   last_drift_at = CASE WHEN v.state IN ('drift', 'escalated')
+                                        THEN now() at time zone 'UTC'
+                                        ELSE lvl.last_drift_at END
+              FROM (VALUES %s) AS v(id, ats, confirmed, has_confirmed, state, error)
+             WHERE lvl.id = v.id
+            """,
+            updates,
+            template="(%s, %s, %s, %s, %s::varchar, %s::text)",
+            page_size=5000,
+        )
+        self.env["marketplace.stock.level"].invalidate_model()
+
+    def _correct(self, corrections, location_id):
+        adapter = self.pusher.adapter
+        for start in range(0, len(corrections), adapter.stock_batch_size):
+            batch = corrections[start : start + adapter.stock_batch_size]
+            started = time.monotonic()
+            result = self.pusher._call(
+                adapter.write_stock,
+                batch,
+                idempotency_key=f"reconcile-{self.backend.id}-{fields.Datetime.now()}-{start}",
+                cost=adapter.stock_write_cost(len(batch)),
+            )
+            self.channel_seconds += time.monotonic() - started
+            if result.applied:
+                execute_values(
+                    self.env.cr._obj,
+                    """
+                    UPDATE marketplace_stock_level lvl
+                       SET last_pushed_quantity = v.qty,
+                           last_confirmed_quantity = v.qty,
+                           pushed_at = now() at time zone 'UTC'
+                      FROM (VALUES %s) AS v(item, qty, backend, location),
+                           marketplace_product_binding b
+                     WHERE b.id = lvl.binding_id AND b.inventory_item_id = v.item
+                       AND lvl.backend_id = v.backend
+                       AND lvl.channel_location_id = v.location
+                    """,
+                    [
+                        (w.inventory_item_id, w.quantity, self.backend.id, location_id)
+                        for w in result.applied
+                    ],
+                )

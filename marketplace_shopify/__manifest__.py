@@ -1,0 +1,14 @@
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+{
+    "name": "Marketplace Connector: Shopify",
+    "summary": "Shopify adapter: signed webhooks, Admin API client, order mapping",
+    "version": "18.0.1.0.0",
+    "category": "Sales/Sales",
+    "website": "https://github.com/marketplace-connector/marketplace-connector",
+    "author": "Marketplace Connector contributors",
+    "license": "AGPL-3",
+    "installable": True,
+    "depends": ["marketplace_connector"],
+    "external_dependencies": {"python": ["requests"]},
+    "data": [],
+}

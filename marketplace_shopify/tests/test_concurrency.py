@@ -1,0 +1,327 @@
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""Idempotency under real concurrency: separate database connections,
+separate transactions, started together at a barrier.
+
+These tests commit (they must: a transaction that cannot see the others
+proves nothing), so they work on a backend of their own and delete what they
+created at the end.
+"""
+
+import json
+import random
+import threading
+import time
+from contextlib import closing, contextmanager
+
+from odoo import SUPERUSER_ID, api, sql_db
+from odoo.tests.common import TransactionCase, tagged
+
+from odoo.addons.marketplace_connector.lib.errors import RetryableError
+from odoo.addons.marketplace_shopify.lib.mapping import order_event, parse_order
+from odoo.addons.queue_job.exception import RetryableJobError
+
+from .common import SECRET, SHOP, ShopifySimulator, sign_webhook
+
+WORKERS = 6
+
+
+class RealTransactionCase(TransactionCase):
+    """Work in real transactions of their own (committed, visible to the
+    other connections), on backends created here and deleted at the end."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.dbname = cls.env.cr.dbname
+        cls.backend_ids = []
+        cls.addClassCleanup(cls._delete_committed_data)
+
+    @classmethod
+    @contextmanager
+    def real_env(cls):
+        """A real transaction of its own, committed on success."""
+        with closing(sql_db.db_connect(cls.dbname).cursor()) as cr:
+            try:
+                yield api.Environment(cr, SUPERUSER_ID, {})
+            except BaseException:
+                cr.rollback()
+                raise
+            # the point of these tests: other connections must see it
+            cr.commit()  # pylint: disable=invalid-commit
+
+    @classmethod
+    def create_backend(cls, env, sim, name, **values):
+        currency = env.company.currency_id
+        pricelist = env["product.pricelist"].search(
+            [("currency_id", "=", currency.id)], limit=1
+        ) or env["product.pricelist"].create({"name": name, "currency_id": currency.id})
+        backend = env["marketplace.backend"].create(
+            {
+                "name": name,
+                "marketplace_type": "shopify",
+                "api_url": sim.url,
+                "shop_domain": SHOP,
+                "api_version": "2026-10",
+                "webhook_secret": SECRET,
+                "warehouse_id": env["stock.warehouse"].search([], limit=1).id,
+                "pricelist_id": pricelist.id,
+                **values,
+            }
+        )
+        cls.backend_ids.append(backend.id)
+        return backend
+
+    @classmethod
+    def _delete_committed_data(cls):
+        with cls.real_env() as env:
+            domain = [("backend_id", "in", cls.backend_ids)]
+            events = env["marketplace.event"].search(domain)
+            env["queue.job"].search(
+                [("uuid", "in", events.mapped("job_uuid"))]
+            ).unlink()
+            orders = env["sale.order"].search(
+                [("marketplace_backend_id", "in", cls.backend_ids)]
+            )
+            orders._action_cancel()
+            env["marketplace.stock.ledger"].search(domain).unlink()
+            env["marketplace.order.binding"].search(domain).unlink()
+            orders.unlink()
+            events.unlink()
+            env["marketplace.backend"].browse(cls.backend_ids).unlink()
+
+
+@tagged("post_install", "-at_install")
+class TestConcurrency(RealTransactionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sim = ShopifySimulator(shop_domain=SHOP, access_token="shpat_concurrency")
+        cls.sim.start()
+        cls.addClassCleanup(cls.sim.stop)
+        cls.sim.add_product(sku="CONC-SKU", price="10.00", inventory=10)
+        with cls.real_env() as env:
+            env["product.product"].create(
+                {
+                    "name": "Concurrency product",
+                    "default_code": "CONC-SKU",
+                    "type": "consu",
+                }
+            )
+            backend = cls.create_backend(
+                env, cls.sim, "Concurrency backend", auto_confirm=False
+            )
+            cls.backend_id = backend.id
+
+    def run_concurrently(self, target, count=WORKERS):
+        barrier = threading.Barrier(count)
+        results, errors = [], []
+
+        def worker(index):
+            try:
+                barrier.wait(timeout=10)
+                results.append(target(index))
+            except Exception as err:
+                errors.append(err)
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        self.assertFalse(errors, errors)
+        return results
+
+    def test_concurrent_duplicate_deliveries_store_one_event_and_one_job(self):
+        payload = self.sim.create_order(lines=[("CONC-SKU", 1)], notify=False)
+        body = json.dumps(payload).encode()
+        headers = {
+            "X-Shopify-Topic": "orders/create",
+            "X-Shopify-Hmac-Sha256": sign_webhook(body, SECRET),
+            "X-Shopify-Shop-Domain": SHOP,
+            "X-Shopify-API-Version": "2026-10",
+            "X-Shopify-Webhook-Id": "0d5a6c3e-7f8e-4b2a-9c1d-2e3f4a5b6c7d",
+        }
+
+        def deliver(_index):
+            # what the controller does, each in a transaction of its own
+            with self.real_env() as env:
+                backend = env["marketplace.backend"].browse(self.backend_id)
+                return backend._receive_webhook(headers, body)
+
+        results = self.run_concurrently(deliver)
+        self.assertEqual(
+            sorted(results),
+            [(200, "duplicate")] * (WORKERS - 1) + [(200, "stored")],
+            "every delivery acknowledged, exactly one stored",
+        )
+        with self.real_env() as env:
+            events = env["marketplace.event"].search(
+                [
+                    ("backend_id", "=", self.backend_id),
+                    ("external_id", "=", str(payload["id"])),
+                ]
+            )
+            self.assertEqual(len(events), 1)
+            jobs = env["queue.job"].search([("uuid", "=", events.job_uuid)])
+            self.assertEqual(len(jobs), 1)
+
+    def test_concurrent_jobs_for_one_order_make_one_sale_order(self):
+        created = self.sim.create_order(lines=[("CONC-SKU", 1)], notify=False)
+        updated = self.sim.update_order(created["id"], note="rush", notify=False)
+        event_ids = []
+        with self.real_env() as env:
+            backend = env["marketplace.backend"].browse(self.backend_id)
+            for topic, payload in (
+                ("orders/create", created),
+                ("orders/updated", updated),
+            ):
+                inbound = order_event(payload, topic, "webhook")
+                event_ids.append(
+                    env["marketplace.event"]._store_inbound(backend, inbound).id
+                )
+
+        def process(index):
+            # what the job runner does: run, and on a retryable error roll
+            # back and run again a moment later
+            for _attempt in range(20):
+                try:
+                    with self.real_env() as env:
+                        return (
+                            env["marketplace.event"]
+                            .browse(event_ids[index])
+                            ._job_process()
+                        )
+                except (RetryableError, RetryableJobError):
+                    time.sleep(0.2)
+            raise AssertionError("never got through")
+
+        self.run_concurrently(process, count=2)
+        with self.real_env() as env:
+            bindings = env["marketplace.order.binding"].search(
+                [
+                    ("backend_id", "=", self.backend_id),
+                    ("external_id", "=", str(created["id"])),
+                ]
+            )
+            self.assertEqual(len(bindings), 1)
+            self.assertEqual(len(bindings.order_id), 1)
+            orders = env["sale.order"].search(
+                [("marketplace_binding_ids", "in", bindings.ids)]
+            )
+            self.assertEqual(len(orders), 1)
+            self.assertEqual(
+                bindings.external_updated_at, parse_order(updated).updated_at
+            )
+            states = sorted(env["marketplace.event"].browse(event_ids).mapped("state"))
+            self.assertIn(states, (["done", "ignored"], ["done", "done"]))
+
+
+@tagged("post_install", "-at_install")
+class TestLastUnitRace(RealTransactionCase):
+    """Two backends sell the last unit at the same moment, 50 times, with
+    varied interleavings: exactly one order reserves it, the other is flagged
+    oversold, the free quantity never goes below zero."""
+
+    ROUNDS = 50
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sim = ShopifySimulator(shop_domain=SHOP, access_token="shpat_race")
+        cls.sim.start()
+        cls.addClassCleanup(cls.sim.stop)
+        cls.skus = [f"RACE-{index:03d}" for index in range(cls.ROUNDS)]
+        for sku in cls.skus:
+            cls.sim.add_product(sku=sku, price="5.00", inventory=1)
+        with cls.real_env() as env:
+            warehouse = env["stock.warehouse"].search([], limit=1)
+            for name in ("A", "B"):
+                cls.create_backend(
+                    env,
+                    cls.sim,
+                    f"Race {name}",
+                    auto_confirm=True,
+                    stock_push_enabled=False,
+                )
+            products = env["product.product"].create(
+                [
+                    {
+                        "name": sku,
+                        "default_code": sku,
+                        "type": "consu",
+                        "is_storable": True,
+                    }
+                    for sku in cls.skus
+                ]
+            )
+            for product in products:
+                env["stock.quant"]._update_available_quantity(
+                    product, warehouse.lot_stock_id, 1
+                )
+            cls.product_ids = products.ids
+            cls.stock_location_id = warehouse.lot_stock_id.id
+
+    def _process(self, event_id, delay):
+        time.sleep(delay)
+        for _attempt in range(40):
+            try:
+                with self.real_env() as env:
+                    return env["marketplace.event"].browse(event_id)._job_process()
+            except (RetryableError, RetryableJobError):
+                time.sleep(0.05)
+        raise AssertionError("never got through")
+
+    def _race(self, event_ids, delays):
+        barrier = threading.Barrier(2)
+        errors = []
+
+        def worker(position):
+            try:
+                barrier.wait(timeout=10)
+                self._process(event_ids[position], delays[position])
+            except Exception as err:
+                errors.append(err)
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        self.assertFalse(errors, errors)
+
+    def test_last_unit_sold_twice_at_once(self):
+        rng = random.Random(20261123)
+        for index, sku in enumerate(self.skus):
+            event_ids = []
+            with self.real_env() as env:
+                for backend in env["marketplace.backend"].browse(self.backend_ids):
+                    payload = self.sim.create_order(lines=[(sku, 1)], notify=False)
+                    inbound = order_event(payload, "orders/create", "webhook")
+                    event_ids.append(
+                        env["marketplace.event"]._store_inbound(backend, inbound).id
+                    )
+            # varied interleavings: either may start first, by up to 30 ms
+            self._race(event_ids, [rng.uniform(0, 0.03), rng.uniform(0, 0.03)])
+            with self.real_env() as env:
+                orders = env["sale.order"].search(
+                    [
+                        ("marketplace_backend_id", "in", self.backend_ids),
+                        ("order_line.product_id", "=", self.product_ids[index]),
+                    ]
+                )
+                self.assertEqual(len(orders), 2, sku)
+                self.assertEqual(
+                    sorted(orders.mapped("marketplace_oversold")), [False, True], sku
+                )
+                reserved = orders.filtered(lambda o: not o.marketplace_oversold)
+                self.assertEqual(reserved.picking_ids.state, "assigned", sku)
+                oversold = orders - reserved
+                self.assertNotEqual(oversold.picking_ids.state, "assigned", sku)
+                env.cr.execute(
+                    "SELECT SUM(quantity - reserved_quantity), SUM(quantity) "
+                    "FROM stock_quant WHERE product_id = %s AND location_id = %s",
+                    (self.product_ids[index], self.stock_location_id),
+                )
+                free, on_hand = env.cr.fetchone()
+                self.assertEqual(on_hand, 1, sku)
+                self.assertEqual(free, 0, sku)

@@ -1,0 +1,342 @@
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""Stock fan-out against the simulator: coalescing, compare-and-set,
+batching within rate limits, inbound levels, reconciliation."""
+
+import json
+from contextlib import closing
+
+from odoo import sql_db
+
+from odoo.addons.marketplace_connector.services.stock_ledger import StockLedger
+
+from .common import ShopifyCase, tagged
+
+
+@tagged("post_install", "-at_install")
+class StockCase(ShopifyCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.stock_location = cls.warehouse.lot_stock_id
+        cls.backend.write(
+            {
+                "channel_location_ids": [
+                    (
+                        0,
+                        0,
+                        {
+                            "name": "Shop location",
+                            "external_id": str(cls.sim.location_id),
+                            "location_id": cls.stock_location.id,
+                        },
+                    )
+                ],
+                "stock_push_delay": 0,
+            }
+        )
+        cls.variants = {}
+        for sku in ("MUG-BLUE", "TEE-L", "CAP-RED"):
+            cls.variants[sku] = cls.bind(sku, cls.products[sku])
+
+    @classmethod
+    def bind(cls, sku, product, backend=None, variant=None):
+        variant = variant or cls.sim_variants[sku]
+        cls.env["marketplace.product.binding"].create(
+            {
+                "backend_id": (backend or cls.backend).id,
+                "product_id": product.id,
+                "external_id": str(variant["variant_id"]),
+                "sku": sku,
+                "inventory_item_id": str(variant["inventory_item_id"]),
+            }
+        )
+        return variant
+
+    def change_stock(self, product, quantity):
+        """One stock change, committed as a transaction would be."""
+        self.env["stock.quant"]._update_available_quantity(
+            product, self.stock_location, quantity
+        )
+        self.env.flush_all()
+        self.env.cr.precommit.run()
+
+    def channel_quantity(self, sku):
+        return self.sim.inventory_level(self.variants[sku]["inventory_item_id"])
+
+    def set_calls(self):
+        return [
+            r
+            for r in self.sim.requests
+            if r["path"].endswith("graphql.json")
+            and "inventorySetQuantities" in json.dumps(r["json"] or {})
+        ]
+
+    def level(self, sku):
+        return self.env["marketplace.stock.level"].search(
+            [
+                ("backend_id", "=", self.backend.id),
+                ("product_id", "=", self.products[sku].id),
+            ]
+        )
+
+
+@tagged("post_install", "-at_install")
+class TestStockPush(StockCase):
+    def test_burst_of_changes_is_one_push_of_the_final_value(self):
+        self.sim.reset_stats()
+        for _change in range(100):
+            self.change_stock(self.products["MUG-BLUE"], -0.25)
+        # one row per product whatever the number of changes; at most one
+        # job per direction (decrements go first, at a higher priority)
+        self.assertEqual(
+            self.env["marketplace.stock.dirty"].search_count(
+                [("product_id", "=", self.products["MUG-BLUE"].id)]
+            ),
+            1,
+        )
+        self.assertLessEqual(len(self.pending_jobs("_job_push_stock")), 2)
+        self.perform_jobs("_job_push_stock")
+        self.assertLessEqual(len(self.set_calls()), 2)
+        # 50 on hand - 25 = 25 free: the one channel gets it all
+        self.assertEqual(self.channel_quantity("MUG-BLUE"), 25)
+        level = self.level("MUG-BLUE")
+        self.assertEqual(level.state, "synced")
+        self.assertEqual(level.last_confirmed_quantity, 25)
+
+    def test_unchanged_quantity_is_not_pushed_again(self):
+        self.change_stock(self.products["TEE-L"], -1)
+        self.perform_jobs("_job_push_stock")
+        calls = len(self.set_calls())
+        self.change_stock(self.products["TEE-L"], 0.4)  # still 49 whole units
+        self.perform_jobs("_job_push_stock")
+        self.assertEqual(len(self.set_calls()), calls, "skipped: equals last confirmed")
+
+    def test_stale_compare_and_set_rereads_and_ends_right(self):
+        self.change_stock(self.products["CAP-RED"], -5)
+        self.perform_jobs("_job_push_stock")
+        self.assertEqual(self.channel_quantity("CAP-RED"), 45)
+        # the merchant changes it in Shopify's admin in between
+        self.sim.set_inventory(self.variants["CAP-RED"]["inventory_item_id"], 3)
+        self.change_stock(self.products["CAP-RED"], -5)
+        self.perform_jobs("_job_push_stock")
+        self.assertEqual(self.channel_quantity("CAP-RED"), 40)
+        self.assertEqual(self.level("CAP-RED").last_confirmed_quantity, 40)
+
+    def test_buffer_share_and_cap(self):
+        self.backend.write(
+            {"stock_buffer_units": 2, "stock_buffer_percent": 10, "stock_share": 0.5}
+        )
+        self.change_stock(self.products["TEE-L"], -10)  # 40 free
+        self.perform_jobs("_job_push_stock")
+        # 40 - 2 - 4 = 34, half = 17
+        self.assertEqual(self.channel_quantity("TEE-L"), 17)
+        binding = self.level("TEE-L").binding_id
+        binding.write(
+            {"stock_policy_override": True, "stock_share": 1, "stock_max_quantity": 5}
+        )
+        self.change_stock(self.products["TEE-L"], -1)
+        self.perform_jobs("_job_push_stock")
+        self.assertEqual(self.channel_quantity("TEE-L"), 5)
+
+    def test_spent_rate_budget_requeues_without_spending_a_retry(self):
+        # the budget lives in its own committed row, shared by all workers:
+        # spend it from outside, as another worker would have
+        def set_budget(available):
+            with closing(sql_db.db_connect(self.env.cr.dbname).cursor()) as cr:
+                cr.execute(
+                    "INSERT INTO marketplace_rate_budget "
+                    "(backend_id, available, maximum, restore_rate, updated_at) "
+                    "VALUES (%s, %s, 2000, 100, now() at time zone 'UTC') "
+                    "ON CONFLICT (backend_id) DO UPDATE SET "
+                    "available = EXCLUDED.available, updated_at = EXCLUDED.updated_at",
+                    (self.backend.id, available),
+                )
+                # another worker's transaction: it must be committed
+                cr.commit()  # pylint: disable=invalid-commit
+
+        set_budget(-5000)
+        self.addCleanup(set_budget, 2000)
+        self.change_stock(self.products["MUG-BLUE"], -1)
+        calls = len(self.set_calls())
+        self.perform_jobs("_job_push_stock", rounds=1)
+        jobs = self.pending_jobs("_job_push_stock")
+        self.assertTrue(jobs, "re-queued")
+        for job in jobs:
+            self.assertEqual(job.retry, 0, "no retry spent")
+            self.assertGreaterEqual((job.eta - job.date_created).total_seconds(), 40)
+        self.assertEqual(len(self.set_calls()), calls, "nothing sent over budget")
+        set_budget(2000)
+        self.perform_jobs("_job_push_stock")
+        self.assertEqual(self.channel_quantity("MUG-BLUE"), 49)
+
+    def test_unmapped_location_is_refused(self):
+        event = self.env["marketplace.event"].create(
+            {
+                "backend_id": self.backend.id,
+                "company_id": self.company.id,
+                "topic": "inventory_levels/update",
+                "dedupe_key": "level-unmapped",
+                "resource_type": "inventory_level",
+                "payload": {
+                    "inventory_item_id": self.variants["MUG-BLUE"]["inventory_item_id"],
+                    "location_id": 999999,
+                    "available": 3,
+                },
+            }
+        )
+        event._job_process()
+        self.assertEqual(event.state, "failed")
+        self.assertIn("not mapped", event.last_error)
+
+
+@tagged("post_install", "-at_install")
+class TestInboundLevels(StockCase):
+    def deliver_level(self, sku, available):
+        payload = {
+            "inventory_item_id": self.variants[sku]["inventory_item_id"],
+            "location_id": self.sim.location_id,
+            "available": available,
+            "updated_at": "2026-11-23T10:00:00-05:00",
+            "admin_graphql_api_id": "gid://shopify/InventoryLevel/1",
+        }
+        self.assertEqual(self.deliver("inventory_levels/update", payload), 200)
+        self.perform_jobs("_job_process")
+        return self.events(topic="inventory_levels/update")[:1]
+
+    def test_echo_of_our_write_is_ignored(self):
+        self.change_stock(self.products["TEE-L"], -2)
+        self.perform_jobs("_job_push_stock")
+        event = self.deliver_level("TEE-L", 48)
+        self.assertEqual(event.state, "ignored")
+        self.assertEqual(self.level("TEE-L").state, "synced")
+
+    def test_drift_is_recorded_and_corrected_never_copied(self):
+        self.change_stock(self.products["TEE-L"], -2)
+        self.perform_jobs("_job_push_stock")
+        self.sim.set_inventory(self.variants["TEE-L"]["inventory_item_id"], 44)
+        event = self.deliver_level("TEE-L", 44)
+        self.assertEqual(event.state, "done")
+        level = self.level("TEE-L")
+        self.assertEqual(level.state, "drift")
+        self.assertEqual(level.drift_count, 1)
+        self.assertEqual(self.products["TEE-L"].qty_available, 48, "Odoo untouched")
+        self.perform_jobs("_job_push_stock_products")
+        self.assertEqual(self.channel_quantity("TEE-L"), 48, "corrected")
+
+
+@tagged("post_install", "-at_install")
+class TestReconciliation(StockCase):
+    def test_drift_corrected_under_threshold_and_escalated_above(self):
+        self.backend.stock_drift_threshold = 5
+        for sku in ("MUG-BLUE", "TEE-L", "CAP-RED"):
+            self.change_stock(self.products[sku], -0.5)
+        self.perform_jobs("_job_push_stock")
+        item = self.variants
+        self.sim.set_inventory(item["MUG-BLUE"]["inventory_item_id"], 47)  # -2: correct
+        self.sim.set_inventory(item["TEE-L"]["inventory_item_id"], 10)  # -39: escalate
+        self.backend._enqueue_reconcile()
+        self.perform_jobs("_job_reconcile_stock")
+        run = self.env["marketplace.stock.reconciliation"].search(
+            [("backend_id", "=", self.backend.id)], limit=1
+        )
+        self.assertEqual(run.checked, 3)
+        self.assertEqual(run.in_sync, 1)
+        self.assertEqual(run.corrected, 1)
+        self.assertEqual(run.escalated, 1)
+        self.assertEqual(self.channel_quantity("MUG-BLUE"), 49)
+        self.assertEqual(self.channel_quantity("TEE-L"), 10, "left for a person")
+        self.assertEqual(self.level("TEE-L").state, "escalated")
+        self.assertTrue(
+            self.backend.activity_ids.filtered(lambda a: "drift" in (a.summary or ""))
+        )
+        self.assertEqual(self.backend.drift_count, 2)
+
+
+@tagged("post_install", "-at_install")
+class TestLedger(StockCase):
+    def test_duplicate_event_is_applied_once(self):
+        payload = self.sim.create_order(lines=[("CAP-RED", 2)], notify=False)
+        self.deliver("orders/create", payload)
+        self.perform_jobs("_job_process")
+        sale = self.sale_orders()
+        ledger = self.env["marketplace.stock.ledger"]
+        self.assertEqual(ledger.search_count([("sale_order_id", "=", sale.id)]), 1)
+        # the same order again through the ledger: nothing new
+        StockLedger(self.backend).apply_sale(sale, str(payload["id"]))
+        self.assertEqual(ledger.search_count([("sale_order_id", "=", sale.id)]), 1)
+
+    def test_shortfall_is_flagged_oversold_never_negative(self):
+        product = self._create_stocked_product("LAST-ONE", "30.00", 1)
+        variant = self.sim.add_product(sku="LAST-ONE", price="30.00", inventory=1)
+        self.bind("LAST-ONE", product, variant=variant)
+        first = self.sim.create_order(lines=[("LAST-ONE", 1)], notify=False)
+        second = self.sim.create_order(lines=[("LAST-ONE", 1)], notify=False)
+        self.deliver("orders/create", first)
+        self.deliver("orders/create", second)
+        self.perform_jobs("_job_process")
+        orders = self.sale_orders().sorted("id")
+        self.assertEqual(orders.mapped("marketplace_oversold"), [False, True])
+        self.assertEqual(orders[0].picking_ids.state, "assigned")
+        self.assertNotEqual(orders[1].picking_ids.state, "assigned")
+        self.assertIn("Oversold", orders[1].marketplace_last_error)
+        self.assertTrue(orders[1].activity_ids)
+        self.assertEqual(self.backend.oversold_count, 1)
+        quant = self.env["stock.quant"].search(
+            [
+                ("product_id", "=", product.id),
+                ("location_id", "=", self.stock_location.id),
+            ]
+        )
+        self.assertGreaterEqual(quant.quantity - quant.reserved_quantity, 0)
+
+
+@tagged("post_install", "-at_install")
+class TestBulkPush(StockCase):
+    SKU_COUNT = 5000
+
+    def test_5000_skus_changed_at_once_in_at_most_25_calls_unthrottled(self):
+        skus = [f"BULK-{index:05d}" for index in range(self.SKU_COUNT)]
+        variants = [
+            self.sim.add_product(sku=sku, price="3.00", inventory=0) for sku in skus
+        ]
+        products = self.env["product.product"].create(
+            [{"name": sku, "default_code": sku, "is_storable": True} for sku in skus]
+        )
+        self.env["marketplace.product.binding"].create(
+            [
+                {
+                    "backend_id": self.backend.id,
+                    "product_id": product.id,
+                    "external_id": str(variant["variant_id"]),
+                    "sku": variant["sku"],
+                    "inventory_item_id": str(variant["inventory_item_id"]),
+                }
+                for product, variant in zip(products, variants, strict=True)
+            ]
+        )
+        self.sim.reset_stats()
+        # one inventory adjustment touching every SKU, committed at once
+        quant = self.env["stock.quant"]
+        for index, product in enumerate(products):
+            quant._update_available_quantity(
+                product, self.stock_location, index % 7 + 1
+            )
+        self.env.flush_all()
+        self.env.cr.precommit.run()
+        self.perform_jobs("_job_push_stock")
+        calls = self.set_calls()
+        self.assertLessEqual(len(calls), 25)
+        self.assertEqual(self.sim.stats["throttled"], 0)
+        written = [
+            quantity["inventoryItemId"].rsplit("/", 1)[-1]
+            for call in calls
+            for quantity in call["json"]["variables"]["input"]["quantities"]
+        ]
+        bulk_items = {str(v["inventory_item_id"]) for v in variants}
+        bulk_written = [item for item in written if item in bulk_items]
+        self.assertEqual(len(bulk_written), self.SKU_COUNT, "each SKU written once")
+        self.assertEqual(set(bulk_written), bulk_items)
+        for index, variant in enumerate(variants):
+            self.assertEqual(
+                self.sim.inventory_level(variant["inventory_item_id"]), index % 7 + 1
+            )

@@ -1,0 +1,343 @@
+"""The flash-sale benchmark's report: JSON, a readable table, a PNG plot."""
+
+import json
+
+
+def write_json(results, path):
+    with open(path, "w") as out:
+        json.dump(results, out, indent=2, sort_keys=True, default=str)
+        out.write("\n")
+
+
+def _fmt(value, unit=""):
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        value = f"{value:,.1f}" if abs(value) >= 10 else f"{value:.3g}"
+    return f"{value}{unit}"
+
+
+def _target(met):
+    return "" if met is None else ("  [target met]" if met else "  [TARGET MISSED]")
+
+
+def table(results):
+    """The figures as aligned text, with the targets of the issue."""
+    rows = []
+
+    def section(title):
+        rows.append(("", ""))
+        rows.append((f"== {title}", ""))
+
+    def row(label, value):
+        rows.append((f"  {label}", value))
+
+    options = results.get("options", {})
+    targets = results.get("targets", {})
+    section("Run")
+    faults = ",".join(options.get("faults") or ()) or "none"
+    row(
+        "command",
+        f"bench/flash-sale --orders {options.get('orders')} --rate "
+        f"'{options.get('rate')}' --faults {faults}"
+        f" --workers {options.get('workers')} --seed {options.get('seed')}"
+        f" --intake {options.get('intake')}",
+    )
+    row("stack set-up", _fmt(results.get("setup_seconds"), " s"))
+    environment = results.get("environment")
+    if environment:
+        row(
+            "machine",
+            f"{environment['cpu_count']} CPUs, load "
+            f"{environment['load_average_end']} at the end, "
+            f"{environment['other_odoo_servers']} other Odoo server(s) "
+            f"running, {environment['odoo_stdout_tracebacks']} tracebacks on Odoo's "
+            f"stdout",
+        )
+    for event in results.get("timeline", []):
+        if event["event"].startswith(("fault", "postgres", "latency")):
+            row(f"  {event['event']}", event["detail"])
+
+    intake = results.get("intake", {})
+    if intake:
+        section("Webhook intake (as the simulated stores saw it)")
+        row(
+            "deliveries queued",
+            f"{intake['deliveries_queued']} ({intake['distinct_deliveries']} "
+            f"distinct + {intake['duplicate_copies_sent']} duplicate copies); "
+            f"{intake['dropped']} dropped, never sent",
+        )
+        row("HTTP attempts", intake["attempts"])
+        answers = ", ".join(
+            f"{k} {v}" for k, v in sorted(intake["answers_2xx"].items())
+        )
+        row("accepted (2xx)", f"{intake['accepted']}: {answers}")
+        non_2xx = ", ".join(f"{k}: {v}" for k, v in sorted(intake["non_2xx"].items()))
+        row("non-2xx", non_2xx or "none")
+        row(
+            "no answer",
+            f"{intake['timeouts']} timeouts, {intake['connection_errors']} "
+            f"connection errors; {intake['retried']} retries, {intake['gave_up']} "
+            f"given up",
+        )
+        latency = intake["latency_ms"]
+        p99_target = targets.get("intake_p99_ms")
+        row(
+            "latency p50/p95/p99/max",
+            f"{_fmt(latency['p50'])} / {_fmt(latency['p95'])} / {_fmt(latency['p99'])}"
+            f" / {_fmt(latency['max'])} ms"
+            + _target(
+                None
+                if latency["p99"] is None or not p99_target
+                else latency["p99"] <= p99_target
+            ),
+        )
+        calm = intake["latency_ms_outside_faults"]
+        row(
+            "  outside kill/restart +-10 s",
+            f"{_fmt(calm['p50'])} / {_fmt(calm['p95'])} / {_fmt(calm['p99'])}"
+            f" / {_fmt(calm['max'])} ms",
+        )
+        selling = intake["latency_ms_order_webhooks_while_selling"]
+        row(
+            "order webhooks while selling",
+            f"{_fmt(intake['order_webhooks_per_s'])}/s (all webhooks "
+            f"{_fmt(intake['webhooks_per_s'])}/s): p50/p95/p99/max "
+            f"{_fmt(selling['p50'])} / {_fmt(selling['p95'])} / "
+            f"{_fmt(selling['p99'])} / {_fmt(selling['max'])} ms",
+        )
+
+    orders = results.get("orders", {})
+    if orders:
+        section("Orders")
+        row("expected / in Odoo", f"{orders['expected']} / {orders['in_odoo']}")
+        row("lost", orders["lost"])
+        row("duplicated", orders["duplicated"])
+        row("imported wrong (lines, total)", orders["imported_wrong"])
+        row("not confirmed", orders["not_confirmed"])
+        row("sold-out lines substituted", orders["sold_out_substitutions"])
+        row("final poll: new events", results.get("final_poll_new_events"))
+        row("events by source", results.get("events_by_source"))
+        row("events by state", results.get("events"))
+
+    oversold = results.get("oversold", {})
+    if oversold:
+        section("Stock")
+        row("oversold beyond buffers", f"{oversold['beyond_buffers_units']} units")
+        row(
+            "ledger oversold",
+            f"{_fmt(oversold['ledger_oversold_units'])} units "
+            f"({'agrees' if oversold['ledger_agrees'] else 'DISAGREES'}); "
+            f"{oversold['orders_flagged_oversold']} orders flagged",
+        )
+        row("sold into buffers", f"{oversold['sold_into_buffer_units']} units")
+        for sku, entry in oversold["scarce"].items():
+            row(f"  {sku}", f"stock {entry['stock']}, sold {entry['sold']}")
+    stock = results.get("stock", {})
+    if stock:
+        row(
+            "final quantities vs ATS",
+            f"{stock['mismatched']} mismatched of {stock['checked']} (store, SKU)",
+        )
+        row("level states", stock["level_states"])
+        for entry in stock["mismatches"][:5]:
+            row("  mismatch", entry)
+    for record in results.get("reconciliation", []):
+        row(
+            f"reconciliation backend {record['backend']}",
+            f"{record['checked']} checked, {record['in_sync']} in sync, "
+            f"{record['corrected']} corrected, {record['escalated']} escalated",
+        )
+    for failed in results.get("failed_jobs", []):
+        row(
+            f"failed jobs {failed['method']}", f"{failed['count']}: {failed['example']}"
+        )
+    if "safety_net" in results:
+        row(
+            "dirty rows left > 30 s (max)",
+            results["safety_net"]["max_stale_dirty_rows"],
+        )
+
+    propagation = results.get("propagation", {})
+    if propagation:
+        section("Propagation (order on one store -> quantity written on the other)")
+        row(
+            "p50 / p95 / max",
+            f"{_fmt(propagation['p50_s'])} / {_fmt(propagation['p95_s'])} / "
+            f"{_fmt(propagation['max_s'])} s ({propagation['samples']} samples)",
+        )
+        row(
+            "scarce SKUs p50 / p95",
+            f"{_fmt(propagation['scarce_p50_s'])} / "
+            f"{_fmt(propagation['scarce_p95_s'])} s",
+        )
+        row(
+            "not in the sample",
+            f"{propagation['nothing_to_propagate']} nothing to change, "
+            f"{propagation['never_written']} never written",
+        )
+
+    processing = results.get("processing", {})
+    if processing:
+        section("Processing")
+        target = targets.get("processing_orders_per_s")
+        sustained = processing["sustained_orders_per_s"]
+        row(
+            "orders/s while jobs waited",
+            _fmt(sustained)
+            + _target(None if sustained is None or not target else sustained >= target),
+        )
+        row(
+            "orders/s overall",
+            f"{_fmt(processing['overall_orders_per_s'])} "
+            f"({processing['orders_imported']} in {processing['import_span_s']} s; "
+            f"sale lasted "
+            f"{processing['sale_seconds']} s)",
+        )
+        row("peak 10 s", _fmt(processing["peak_10s_orders_per_s"]))
+        row("throttled API answers", results.get("throttled_total"))
+        for name, api in results.get("channels_api", {}).items():
+            row(
+                f"  store {name}",
+                f"{api['requests']} calls, {api['throttled']} throttled, "
+                f"{api['errors_injected']} injected errors",
+            )
+        waits = results.get("pg_active_sessions_by_wait") or {}
+        seen = sum(waits.values())
+        if seen:
+            row(
+                "PostgreSQL active sessions",
+                ", ".join(
+                    f"{kind} {100 * count / seen:.0f}%"
+                    for kind, count in sorted(waits.items(), key=lambda kv: -kv[1])
+                ),
+            )
+        for query, count in list((results.get("pg_lock_waits") or {}).items())[:5]:
+            row("  waiting on a lock", f"{count}x {query}")
+        rss = results.get("peak_rss_mb", {})
+        row(
+            "peak RSS",
+            f"{_fmt(rss.get('rss_worker'))} MB one worker, "
+            f"{_fmt(rss.get('rss_total'))} MB all Odoo processes",
+        )
+
+    ceilings = results.get("ceilings")
+    if ceilings:
+        section(f"Ceilings ({ceilings['connections']} connections)")
+        bare = ceilings["bare_loop"]
+        row(
+            "bare loop (HMAC+JSON+INSERT+COMMIT)",
+            f"{_fmt(bare.get('1'))}/s on 1 connection, {_fmt(bare.get('4'))}/s on 4",
+        )
+        floor = ceilings["http_floor"]
+        if floor.get("wrk"):
+            row(
+                "GET /web/health, wrk",
+                f"{_fmt(floor['wrk']['requests_per_s'])}/s, p50 "
+                f"{_fmt(floor['wrk']['p50_ms'])} ms, "
+                f"p99 {_fmt(floor['wrk']['p99_ms'])} ms",
+            )
+        row(
+            "GET /web/health, Python client",
+            f"{_fmt(floor['python']['requests_per_s'])}/s, p50 "
+            f"{_fmt(floor['python']['p50_ms'])} ms, p99 "
+            f"{_fmt(floor['python']['p99_ms'])} ms",
+        )
+        intake_max = ceilings["intake_max_rate"]
+        row(
+            "intake, max rate (Python client)",
+            f"{_fmt(intake_max['requests_per_s'])}/s, p50 {_fmt(intake_max['p50_ms'])} "
+            f"ms, p99 {_fmt(intake_max['p99_ms'])} ms, {intake_max['events_stored']} "
+            f"events stored, statuses {intake_max['statuses']}",
+        )
+        ratios = ceilings["ratios"]
+        target = targets.get("floor_ratio")
+        floor_ratio = ratios.get("to_floor_python")
+        row(
+            "intake / floor (Python client)",
+            _fmt(floor_ratio)
+            + _target(None if floor_ratio is None else floor_ratio >= target),
+        )
+        row("intake / floor (wrk)", _fmt(ratios.get("to_floor_wrk")))
+        row(
+            "intake / bare loop 1 / 4",
+            f"{_fmt(ratios.get('to_bare_loop_1'))} / "
+            f"{_fmt(ratios.get('to_bare_loop_4'))}",
+        )
+
+    verdict = results.get("verdict", {})
+    section("Verdict")
+    row("result", "PASS" if verdict.get("passed") else "FAIL")
+    for failure in verdict.get("failures", []):
+        row("failure", failure)
+    for skipped in verdict.get("faults_skipped", []):
+        row("fault skipped", skipped)
+
+    width = max(len(label) for label, _value in rows if not label.startswith("=="))
+    width += 2
+    return "\n".join(
+        label if label.startswith("==") or not label else f"{label:<{width}}{value}"
+        for label, value in rows
+    )
+
+
+def plot(results, path):
+    """Intake latency and queue depth over the run, faults marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = results["series"]
+    latency = series["latency"]
+    samples = series["samples"]
+    fig, (top, middle, bottom) = plt.subplots(
+        3, 1, figsize=(12, 10), sharex=True, height_ratios=(3, 2, 2)
+    )
+    seconds = [b["s"] for b in latency]
+    for key, style in (("p50_ms", ".-"), ("p99_ms", ".-"), ("max_ms", ".")):
+        top.plot(
+            seconds,
+            [b[key] for b in latency],
+            style,
+            label=key.replace("_ms", ""),
+            linewidth=0.6,
+            markersize=3,
+        )
+    top.set_yscale("log")
+    top.set_ylabel("intake latency per second (ms)")
+    top.axhline(100, color="red", linewidth=0.6, linestyle="--", label="100 ms")
+    top.legend(loc="upper right", fontsize=8)
+    top.set_title("Flash sale: webhook intake latency, queue depth, imports")
+
+    xs = [s["s"] for s in samples]
+    middle.plot(xs, [s["queue"] for s in samples], label="queue jobs waiting")
+    middle.plot(xs, [s["inbound"] for s in samples], label="inbound jobs")
+    middle.plot(xs, [s["dirty"] for s in samples], label="stock changes to push")
+    middle.set_ylabel("queue depth")
+    middle.legend(loc="upper right", fontsize=8)
+
+    bottom.plot(xs, [s["imported"] for s in samples], label="orders imported")
+    bottom.set_ylabel("orders")
+    bottom.set_xlabel("seconds since the sale started")
+    rss = bottom.twinx()
+    rss.plot(xs, [s["rss_mb"] for s in samples], color="grey", linewidth=0.8)
+    rss.set_ylabel("Odoo RSS (MB)", color="grey")
+    bottom.legend(loc="upper left", fontsize=8)
+
+    for event in series["timeline"]:
+        if not event["event"].startswith(("fault", "postgres", "latency")):
+            continue
+        for axis in (top, middle, bottom):
+            axis.axvline(event["s"], color="orange", linewidth=0.7, alpha=0.8)
+        top.annotate(
+            event["event"].replace("fault ", ""),
+            (event["s"], 1),
+            xycoords=("data", "axes fraction"),
+            rotation=90,
+            fontsize=7,
+            va="top",
+        )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,523 @@
+"""A production-like deployment on this machine, for benchmarks.
+
+Odoo in multi-worker mode with queue_job's runner (``server_wide_modules =
+web,queue_job``), PostgreSQL, and simulated Shopify stores (in this process)
+sharing one catalogue. Everything binds to 127.0.0.1.
+
+Usage::
+
+    with Stack(stores=("a", "b"), skus=catalogue) as stack:
+        stack.stores["a"].sim.create_order(...)   # webhooks flow to Odoo
+        stack.wait_until_drained()
+        stack.sql("SELECT count(*) FROM sale_order")
+
+The database is rebuilt for each run from the cached template (see
+``tools/build_database.py``); the Odoo server's log is in ``var/``.
+
+Beyond the basics, the failure benchmark (``flash_sale.py``) uses: the Odoo
+processes by kind (:meth:`Stack.odoo_processes`, needs ``setproctitle`` to
+tell an HTTP worker from the cron worker or the job runner), killing one
+(:meth:`Stack.kill_worker`), pausing the job runner, restarting PostgreSQL
+(:meth:`Stack.restart_postgres`), an in-process ORM environment
+(:meth:`Stack.env`) and a custom webhook sender class per store.
+"""
+
+import configparser
+import contextlib
+import dataclasses
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import psutil
+import psycopg2
+import requests
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO_ROOT, "tests"))
+
+from marketplace_sim.shopify import ShopifySimulator, WebhookSender  # noqa: E402
+
+VAR_DIR = os.environ.get("MARKETPLACE_VAR_DIR", os.path.join(REPO_ROOT, "var"))
+MODULES = "marketplace_connector,marketplace_shopify"
+ODOO_SERVER = os.path.join(REPO_ROOT, "tools", "odoo_server.py")
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclasses.dataclass
+class Store:
+    """One simulated shop and its backend in Odoo."""
+
+    name: str
+    sim: ShopifySimulator
+    backend_id: int = 0
+    webhook_url: str = ""
+    secret: str = ""
+    variants: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class Sku:
+    code: str
+    price: str = "10.00"
+    odoo_stock: int = 100
+    channel_stock: int = 100
+
+
+class Stack:
+    """Build, start and stop the deployment.
+
+    :param stores: names of the simulated shops (one backend each).
+    :param skus: the shared catalogue (list of :class:`Sku`).
+    :param workers: Odoo HTTP workers.
+    :param channels: queue_job channel capacities.
+    :param plan: the simulated shops' Shopify plan (rate limits).
+    :param backend_values: extra values for every backend (e.g. stock
+        settings).
+    :param odoo_options: extra ``key = value`` lines for ``[options]``.
+    :param cron_threads: ``max_cron_threads`` (0: no cron runs).
+    :param server_wide_modules: with ``marketplace_connector`` the webhook
+        intake bypasses Odoo's request dispatch (``fast_intake.py``).
+    :param setup: ``setup(env, stack)`` called at the end of the ORM set-up,
+        before Odoo starts (e.g. cron intervals, system parameters).
+    :param sender_class: the webhook sender each store delivers with (a
+        :class:`WebhookSender` subclass may record what it sends).
+    :param webhook_options: keyword arguments of the sender
+        (``time_scale``, ``duplicate_rate``, ``drop_rate``...).
+    """
+
+    def __init__(
+        self,
+        stores=("a", "b"),
+        skus=(),
+        workers=2,
+        channels="root:4,root.marketplace.inbound:3,root.marketplace.stock:1,"
+        "root.marketplace.poll:1",
+        plan="standard",
+        database="marketplace_bench",
+        backend_values=None,
+        odoo_options=(),
+        cron_threads=0,
+        server_wide_modules="web,queue_job,marketplace_connector",
+        setup=None,
+        sender_class=WebhookSender,
+        webhook_options=None,
+    ):
+        self.store_names = stores
+        self.skus = list(skus)
+        self.workers = workers
+        self.channels = channels
+        self.plan = plan
+        self.database = database
+        self.backend_values = backend_values or {}
+        self.odoo_options = list(odoo_options)
+        self.cron_threads = cron_threads
+        self.server_wide_modules = server_wide_modules
+        self.setup = setup
+        self.sender_class = sender_class
+        self.webhook_options = {"time_scale": 0.01, **(webhook_options or {})}
+        self.registry = None
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.config = os.path.join(VAR_DIR, f"odoo-{database}.conf")
+        self.log = os.path.join(VAR_DIR, f"odoo-{database}.log")
+        self.stores = {}
+        self.process = None
+        self.product_ids = {}
+
+    # Life cycle
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *_exc):
+        self.stop()
+
+    def start(self):
+        os.makedirs(VAR_DIR, exist_ok=True)
+        self._write_config()
+        subprocess.run(
+            [
+                sys.executable,
+                os.path.join(REPO_ROOT, "tools", "build_database.py"),
+                "--config",
+                self.config,
+                "--database",
+                self.database,
+                "--modules",
+                MODULES,
+            ],
+            check=True,
+        )
+        for name in self.store_names:
+            sim = ShopifySimulator(
+                shop_domain=f"bench-{name}.myshopify.com",
+                access_token=f"shpat_bench_{name}",
+                plan=self.plan,
+                seed=hash(name) % 1000,
+            )
+            sim.visible_days = None
+            sim.start()
+            store = Store(name=name, sim=sim, secret=secrets.token_hex(16))
+            for sku in self.skus:
+                store.variants[sku.code] = sim.add_product(
+                    sku=sku.code, price=sku.price, inventory=sku.channel_stock
+                )
+            self.stores[name] = store
+        self._configure_odoo()
+        self._start_odoo()
+        for store in self.stores.values():
+            store.sim.webhooks = self.sender_class(
+                store.webhook_url,
+                store.secret,
+                store.sim.shop_domain,
+                **self.webhook_options,
+            )
+
+    def stop(self):
+        for store in self.stores.values():
+            sender, store.sim.webhooks = store.sim.webhooks, None
+            if sender is not None:
+                sender.close()
+            store.sim.stop()
+        if self.process and self.process.poll() is None:
+            self.resume_job_runner()
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+    # Set-up
+
+    def _write_config(self):
+        env_sh = os.path.join(REPO_ROOT, "tools", "odoo_env.sh")
+        lines = [
+            f"http_port = {self.port}",
+            "http_interface = 127.0.0.1",
+            f"gevent_port = {free_port()}",
+            f"workers = {self.workers}",
+            f"max_cron_threads = {self.cron_threads}",
+            f"server_wide_modules = {self.server_wide_modules}",
+            f"logfile = {self.log}",
+            "log_level = warn",
+            "limit_time_real = 600",
+            "limit_time_cpu = 300",
+            "limit_memory_soft = 4294967296",
+            "limit_memory_hard = 6442450944",
+            "db_maxconn = 32",
+            *self.odoo_options,
+            "",
+            "[queue_job]",
+            f"channels = {self.channels}",
+            "scheme = http",
+            "host = 127.0.0.1",
+            f"port = {self.port}",
+        ]
+        quoted = " ".join(f"'{line}'" for line in lines)
+        subprocess.run(
+            [
+                "bash",
+                "-c",
+                f"source '{env_sh}' && write_odoo_config '{self.config}' "
+                f"'{self.database}' {quoted}",
+            ],
+            check=True,
+        )
+
+    def options(self):
+        parser = configparser.ConfigParser()
+        parser.read(self.config)
+        return dict(parser["options"])
+
+    def _configure_odoo(self):
+        """Catalogue, stock and one backend per store, through the ORM."""
+        import odoo
+        from odoo import SUPERUSER_ID, api
+
+        odoo.tools.config.parse_config(["-c", self.config, "-d", self.database])
+        registry = self.registry = odoo.modules.registry.Registry(self.database)
+        with registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
+            env["ir.config_parameter"].set_param("web.base.url", self.url)
+            warehouse = env["stock.warehouse"].search([], limit=1)
+            usd = env.ref("base.USD")
+            pricelist = env["product.pricelist"].search(
+                [("currency_id", "=", usd.id)], limit=1
+            ) or env["product.pricelist"].create({"name": "USD", "currency_id": usd.id})
+            products = env["product.product"].create(
+                [
+                    {
+                        "name": sku.code,
+                        "default_code": sku.code,
+                        "list_price": float(sku.price),
+                        "type": "consu",
+                        "is_storable": True,
+                        "taxes_id": [(5, 0, 0)],
+                    }
+                    for sku in self.skus
+                ]
+            )
+            for sku, product in zip(self.skus, products, strict=True):
+                self.product_ids[sku.code] = product.id
+                if sku.odoo_stock:
+                    env["stock.quant"]._update_available_quantity(
+                        product, warehouse.lot_stock_id, sku.odoo_stock
+                    )
+            for store in self.stores.values():
+                backend = env["marketplace.backend"].create(
+                    {
+                        "name": f"Store {store.name}",
+                        "marketplace_type": "shopify",
+                        "api_url": store.sim.url,
+                        "shop_domain": store.sim.shop_domain,
+                        "api_version": "2026-10",
+                        "access_token": store.sim.access_token,
+                        "webhook_secret": store.secret,
+                        "warehouse_id": warehouse.id,
+                        "pricelist_id": pricelist.id,
+                        "poll_enabled": True,
+                        "channel_location_ids": [
+                            (
+                                0,
+                                0,
+                                {
+                                    "name": "Primary",
+                                    "external_id": str(store.sim.location_id),
+                                    "location_id": warehouse.lot_stock_id.id,
+                                },
+                            )
+                        ],
+                        **self.backend_values,
+                    }
+                )
+                env["marketplace.product.binding"].create(
+                    [
+                        {
+                            "backend_id": backend.id,
+                            "product_id": self.product_ids[code],
+                            "external_id": str(variant["variant_id"]),
+                            "sku": code,
+                            "inventory_item_id": str(variant["inventory_item_id"]),
+                        }
+                        for code, variant in store.variants.items()
+                    ]
+                )
+                store.backend_id = backend.id
+                store.webhook_url = backend.webhook_url
+            if self.setup is not None:
+                self.setup(env, self)
+            # committing queues the initial pushes of every binding: the
+            # channels start aligned with Odoo once the queue has drained
+
+    def _start_odoo(self):
+        log = open(self.log + ".stdout", "w")
+        self.process = subprocess.Popen(
+            [sys.executable, ODOO_SERVER, "-c", self.config, "-d", self.database],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO_ROOT,
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"Odoo exited at start, see {self.log}")
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(self.url + "/web/health", timeout=2).ok:
+                    return
+            time.sleep(0.5)
+        raise RuntimeError(f"Odoo did not answer within 120 s, see {self.log}")
+
+    # Observation
+
+    def connect(self):
+        options = self.options()
+        return psycopg2.connect(
+            dbname=self.database,
+            host=options["db_host"],
+            port=options["db_port"],
+            user=options["db_user"],
+        )
+
+    def sql(self, query, params=None):
+        with contextlib.closing(self.connect()) as conn, conn.cursor() as cr:
+            cr.execute(query, params)
+            rows = cr.fetchall() if cr.description else []
+            conn.commit()
+            return rows
+
+    def queue_depth(self):
+        return self.sql(
+            "SELECT count(*) FROM queue_job WHERE state IN "
+            "('pending', 'enqueued', 'started', 'wait_dependencies')"
+        )[0][0]
+
+    def wait_until_drained(self, timeout=600, settle=2.0, busy=None):
+        """Until no job waits and nothing is left to push, ``settle``
+        seconds in a row. Returns the seconds waited.
+
+        :param busy: an extra ``busy() -> bool`` condition (e.g. a poll or a
+            reconciliation still to see). While PostgreSQL does not answer
+            the stack counts as busy.
+        """
+        started = time.monotonic()
+        quiet_since = None
+        while time.monotonic() - started < timeout:
+            try:
+                pending = (
+                    self.queue_depth()
+                    + self.sql("SELECT count(*) FROM marketplace_stock_dirty")[0][0]
+                )
+            except psycopg2.OperationalError:
+                pending = 1  # restarting: not drained
+            senders_busy = any(
+                store.sim.webhooks and store.sim.webhooks.stats.get("pending")
+                for store in self.stores.values()
+            )
+            if pending or senders_busy or (busy is not None and busy()):
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= settle:
+                return time.monotonic() - started
+            time.sleep(0.25)
+        raise TimeoutError(f"queues not drained after {timeout} s")
+
+    # Control
+
+    @contextlib.contextmanager
+    def env(self):
+        """An ORM environment (superuser) in this process, committed on
+        exit; cache invalidations are signalled to the Odoo workers. Pooled
+        connections a PostgreSQL restart left dead are dropped first."""
+        import odoo
+        from odoo import SUPERUSER_ID, api
+
+        odoo.sql_db.close_db(self.database)
+        registry = self.registry or odoo.modules.registry.Registry(self.database)
+        with registry.cursor() as cr:
+            yield api.Environment(cr, SUPERUSER_ID, {})
+        registry.signal_changes()
+        registry.reset_changes()
+
+    def set_param(self, key, value):
+        """Set a system parameter; every worker sees it at its next request."""
+        with self.env() as env:
+            env["ir.config_parameter"].set_param(key, value)
+
+    def odoo_processes(self):
+        """The Odoo server's processes by kind: ``main``, ``http`` (request
+        workers, which also run the queue jobs), ``cron``, ``jobrunner``,
+        ``gevent`` and ``other`` (kind unknown: without ``setproctitle``
+        every forked worker shows the main command line)."""
+        kinds = {
+            "main": [],
+            "http": [],
+            "cron": [],
+            "jobrunner": [],
+            "gevent": [],
+            "other": [],
+        }
+        if not self.process or self.process.poll() is not None:
+            return kinds
+        try:
+            main = psutil.Process(self.process.pid)
+            kinds["main"].append(main)
+            children = main.children()
+        except psutil.NoSuchProcess:
+            return kinds
+        titles = {
+            "WorkerHTTP": "http",
+            "WorkerCron": "cron",
+            "WorkerJobRunner": "jobrunner",
+        }
+        for child in children:
+            try:
+                cmdline = " ".join(child.cmdline())
+            except psutil.Error:
+                continue
+            kind = "other"
+            for title, name in titles.items():
+                if cmdline.startswith(f"odoo: {title} "):
+                    kind = name
+            if kind == "other" and " gevent" in cmdline:
+                kind = "gevent"
+            kinds[kind].append(child)
+        return kinds
+
+    def kill_worker(self, pid=None):
+        """SIGKILL one HTTP worker (``pid``, or any); return its pid. The
+        Odoo main process spawns a replacement."""
+        kinds = self.odoo_processes()
+        workers = [proc.pid for proc in kinds["http"] + kinds["other"]]
+        if pid not in workers:
+            if not kinds["http"]:
+                raise RuntimeError(
+                    "no Odoo HTTP worker to kill (install setproctitle to tell "
+                    "one from the other workers)"
+                )
+            pid = kinds["http"][0].pid
+        os.kill(pid, signal.SIGKILL)
+        return pid
+
+    def pause_job_runner(self):
+        """SIGSTOP queue_job's runner process: jobs wait (for a measure of
+        the intake alone); :meth:`resume_job_runner` lets them go."""
+        for proc in self.odoo_processes()["jobrunner"]:
+            proc.send_signal(signal.SIGSTOP)
+
+    def resume_job_runner(self):
+        for proc in self.odoo_processes()["jobrunner"]:
+            with contextlib.suppress(psutil.Error):
+                proc.send_signal(signal.SIGCONT)
+
+    def restart_postgres(self):
+        """Restart the PostgreSQL server this stack uses (fast shutdown:
+        every session on it, of every database, is cut). Debian's
+        ``pg_ctlcluster`` by default; ``MARKETPLACE_PG_RESTART`` may hold
+        another command. Returns the seconds until it answers again."""
+        started = time.monotonic()
+        command = os.environ.get("MARKETPLACE_PG_RESTART")
+        if command:
+            subprocess.run(command, shell=True, check=True)
+        else:
+            subprocess.run(self._pg_restart_command(), check=True)
+        options = self.options()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(psycopg2.OperationalError):
+                self.sql("SELECT 1")
+                return time.monotonic() - started
+            time.sleep(0.1)
+        raise RuntimeError(f"PostgreSQL on port {options['db_port']} did not come back")
+
+    def _pg_restart_command(self):
+        port = self.options()["db_port"]
+        listing = subprocess.run(
+            ["pg_lsclusters", "--no-header"], capture_output=True, text=True, check=True
+        ).stdout
+        for line in listing.splitlines():
+            version, cluster, cluster_port = line.split()[:3]
+            if cluster_port == str(port):
+                # the default mode is fast: sessions are cut, not waited for
+                return [
+                    "pg_ctlcluster",
+                    "--skip-systemctl-redirect",
+                    version,
+                    cluster,
+                    "restart",
+                ]
+        raise RuntimeError(
+            f"no PostgreSQL cluster on port {port} in pg_lsclusters: set "
+            f"MARKETPLACE_PG_RESTART to the command that restarts it"
+        )

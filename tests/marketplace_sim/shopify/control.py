@@ -1,0 +1,137 @@
+"""``/_sim/``: drive a simulator running in another process (demo, benchmark).
+
+No authentication, loopback clients only. JSON in, JSON out; a bad argument
+is a 400 ``{"error": ...}``, an unknown order or item a 404.
+
+==========  ===============================  ==================================
+method      path                             body / answer
+==========  ===============================  ==================================
+GET         /_sim/stats                      ``sim.stats``
+POST        /_sim/stats/reset                clears stats and the request log
+GET/POST    /_sim/products                   list / ``add_product(**body)``
+POST        /_sim/orders                     ``create_order(**body)`` → order
+GET         /_sim/orders                     every order (updated_at order)
+GET         /_sim/orders/{id}                ``get_order``
+POST        /_sim/orders/{id}/paid           ``mark_paid`` → order
+POST        /_sim/orders/{id}/cancel         ``cancel_order(**body)`` → order
+POST        /_sim/orders/{id}/close          ``close_order`` → order
+POST        /_sim/orders/{id}/update         ``update_order(**body)`` → order
+POST        /_sim/faults                     {kind: fail|timeout|throttle, count,
+                                             status, path_contains, retry_after,
+                                             seconds, apply}
+DELETE      /_sim/faults                     clear every pending fault
+GET         /_sim/inventory                  every level
+POST        /_sim/inventory                  ``set_inventory(**body)`` (or
+                                             ``sku`` instead of the item id)
+POST        /_sim/webhooks                   attach a WebhookSender: {url, secret,
+                                             api_version, duplicate_rate,
+                                             reorder_window, drop_rate,
+                                             time_scale, seed, workers}
+DELETE      /_sim/webhooks                   detach (and close) it
+GET         /_sim/webhooks/stats             the sender's stats
+POST        /_sim/webhooks/drain             {timeout} → {"drained": bool}
+==========  ===============================  ==================================
+"""
+
+import re
+
+from .wire import json_response
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+_ORDER_ACTION = re.compile(r"/_sim/orders/(\d+)/(paid|cancel|close|update)")
+_ORDER = re.compile(r"/_sim/orders/(\d+)")
+
+
+class _NotFound(Exception):
+    pass
+
+
+def _body(request):
+    if not request.body:
+        return {}
+    data = request.json()  # ValueError -> 400
+    if not isinstance(data, dict):
+        raise ValueError("the body must be a JSON object")
+    return data
+
+
+def _no_sender():
+    raise _NotFound("no webhook sender is attached")
+
+
+def _sender(sim):
+    return sim.webhooks or _no_sender()
+
+
+def _order_action(sim, order_id, action, body):
+    actions = {
+        "paid": sim.mark_paid,
+        "cancel": sim.cancel_order,
+        "close": sim.close_order,
+        "update": sim.update_order,
+    }
+    return actions[action](order_id, **body)
+
+
+def _set_inventory(sim, body):
+    if "sku" in body:
+        body["inventory_item_id"] = sim.variant(body.pop("sku"))["inventory_item_id"]
+    sim.set_inventory(**body)
+    return {
+        "available": sim.inventory_level(
+            body["inventory_item_id"], body.get("location_id")
+        )
+    }
+
+
+def _add_fault(sim, body):
+    sim.faults.add(body.pop("kind", None), **body)
+    return {"pending": sim.faults.pending()}
+
+
+def _routes(sim, request, body):
+    """``(status, payload)`` for a control request."""
+    method, path = request.method, request.path.rstrip("/")
+    simple = {
+        ("GET", "/_sim/stats"): lambda: sim.stats,
+        ("POST", "/_sim/stats/reset"): lambda: sim.reset_stats() or {},
+        ("GET", "/_sim/products"): sim.products,
+        ("POST", "/_sim/products"): lambda: sim.add_product(**body),
+        ("GET", "/_sim/orders"): sim.orders,
+        ("POST", "/_sim/orders"): lambda: sim.create_order(**body),
+        ("POST", "/_sim/faults"): lambda: _add_fault(sim, body),
+        ("DELETE", "/_sim/faults"): lambda: sim.faults.clear() or {},
+        ("GET", "/_sim/inventory"): sim.inventory_snapshot,
+        ("POST", "/_sim/inventory"): lambda: _set_inventory(sim, body),
+        ("POST", "/_sim/webhooks"): lambda: (
+            sim.attach_webhooks(**body) and {"attached": True}
+        ),
+        ("DELETE", "/_sim/webhooks"): lambda: sim.detach_webhooks() or {},
+        ("GET", "/_sim/webhooks/stats"): lambda: _sender(sim).stats,
+        ("POST", "/_sim/webhooks/drain"): lambda: {
+            "drained": _sender(sim).drain(**body)
+        },
+    }
+    handler = simple.get((method, path))
+    if handler is not None:
+        created = method == "POST" and path in ("/_sim/products", "/_sim/orders")
+        return (201 if created else 200), handler()
+    match = _ORDER_ACTION.fullmatch(path)
+    if match and method == "POST":
+        return 200, _order_action(sim, int(match.group(1)), match.group(2), body)
+    match = _ORDER.fullmatch(path)
+    if match and method == "GET":
+        return 200, sim.get_order(int(match.group(1)))
+    raise _NotFound(f"no control endpoint {method} {path}")
+
+
+def handle(sim, request):
+    if request.client_host not in LOOPBACK:
+        return json_response(403, {"error": "the control surface is loopback only"})
+    try:
+        status, payload = _routes(sim, request, _body(request))
+    except (_NotFound, KeyError) as err:
+        return json_response(404, {"error": str(err).strip("'\"")})
+    except (ValueError, TypeError) as err:
+        return json_response(400, {"error": str(err)})
+    return json_response(status, payload)

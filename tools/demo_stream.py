@@ -1,0 +1,93 @@
+"""A steady stream of shop activity for the demo: new orders (most paid,
+some pending and paid later, a few cancelled), with a status line that
+counts what Odoo has imported."""
+
+import argparse
+import os
+import random
+import time
+
+import psycopg2
+import requests
+from demo_setup import CATALOGUE
+
+
+def imported_count(config, database):
+    import configparser
+
+    parser = configparser.ConfigParser()
+    parser.read(config)
+    options = parser["options"]
+    with (
+        psycopg2.connect(
+            dbname=database,
+            host=options["db_host"],
+            port=options["db_port"],
+            user=options["db_user"],
+        ) as conn,
+        conn.cursor() as cr,
+    ):
+        cr.execute(
+            "SELECT count(*) FROM marketplace_order_binding WHERE order_id IS NOT NULL"
+        )
+        orders = cr.fetchone()[0]
+        cr.execute("SELECT state, count(*) FROM marketplace_event GROUP BY state")
+        events = dict(cr.fetchall())
+    conn.close()
+    return orders, events
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--simulator", required=True)
+    parser.add_argument("--odoo", required=True)
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--database", required=True)
+    parser.add_argument("--per-minute", type=float, default=20)
+    parser.add_argument("--duration", type=float, help="seconds; default: until Ctrl-C")
+    args = parser.parse_args()
+    rng = random.Random(os.getpid())
+    started = time.monotonic()
+    pending = []
+    sent = 0
+    while args.duration is None or time.monotonic() - started < args.duration:
+        lines = [
+            (sku, rng.randint(1, 3))
+            for sku, *_rest in rng.sample(CATALOGUE, rng.randint(1, 3))
+        ]
+        status = "pending" if rng.random() < 0.15 else "paid"
+        order = requests.post(
+            f"{args.simulator}/_sim/orders",
+            json={
+                "lines": lines,
+                "financial_status": status,
+                "discount_pct": rng.choice(["0", "0", "10"]),
+                "shipping": rng.choice(["0.00", "4.95", "9.90"]),
+            },
+            timeout=10,
+        ).json()
+        sent += 1
+        if status == "pending":
+            pending.append(order["id"])
+        if pending and rng.random() < 0.3:
+            order_id = pending.pop(0)
+            action = "cancel" if rng.random() < 0.3 else "paid"
+            requests.post(
+                f"{args.simulator}/_sim/orders/{order_id}/{action}", timeout=10
+            )
+        if sent % 5 == 0:
+            try:
+                orders, events = imported_count(args.config, args.database)
+                print(
+                    f"orders sent by the shop: {sent}; "
+                    f"sale orders in Odoo: {orders}; events: {events}",
+                    flush=True,
+                )
+            except psycopg2.Error as err:
+                print(f"orders sent: {sent}; Odoo database not readable yet ({err})")
+        time.sleep(60.0 / args.per_minute)
+    print(f"done: {sent} orders sent")
+
+
+if __name__ == "__main__":
+    main()
