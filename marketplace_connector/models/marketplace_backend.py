@@ -30,6 +30,7 @@ from ..lib.errors import (
 )
 from ..lib.order import FINANCIAL_STATES
 from ..lib.secrets_box import CONFIG_OPTION, ENV_VARIABLE, SecretBox
+from ..services.job_errors import retry_later
 from ..services.stock_push import StockPusher
 from ..services.stock_reconciliation import StockReconciler
 from .marketplace_event import CONCURRENCY_ERRORS
@@ -510,13 +511,13 @@ class MarketplaceBackend(models.Model):
             )
             getattr(delayed, method)()
 
-    def _enqueue_stock_push(self, decrement=False):
+    def _enqueue_stock_push(self, decrement=False, eta=None):
         for backend in self:
             backend._enqueue_each(
                 "_job_push_stock",
                 "Push stock to",
                 PUSH_PRIORITY_DECREMENT if decrement else PUSH_PRIORITY_INCREMENT,
-                eta=backend.stock_push_delay,
+                eta=backend.stock_push_delay if eta is None else eta,
                 # no identity key: a waiting push job may already have taken
                 # its snapshot, and would not see the rows queued after it;
                 # an extra job finds nothing to claim and ends at once
@@ -525,7 +526,8 @@ class MarketplaceBackend(models.Model):
 
     def _job_push_stock(self):
         self.ensure_one()
-        return StockPusher(self).run()
+        with retry_later():
+            return StockPusher(self).run()
 
     @api.model
     def _cron_push_pending_stock(self):
@@ -540,7 +542,8 @@ class MarketplaceBackend(models.Model):
         """Push given products (e.g. to correct drift reported by the
         channel), whatever is queued."""
         self.ensure_one()
-        return StockPusher(self).run(product_ids)
+        with retry_later():
+            return StockPusher(self).run(product_ids)
 
     @api.model
     def _cron_reconcile_stock(self):
@@ -551,7 +554,8 @@ class MarketplaceBackend(models.Model):
 
     def _job_reconcile_stock(self):
         self.ensure_one()
-        record = StockReconciler(self).run()
+        with retry_later():
+            record = StockReconciler(self).run()
         return (
             f"{record.checked} checked, {record.in_sync} in sync, "
             f"{record.corrected} corrected, {record.escalated} escalated"

@@ -2,7 +2,9 @@
 """Products whose available-to-sell may have changed, per backend, waiting
 for the next push. ``UNIQUE(backend_id, product_id)`` is the coalescing: a
 burst of changes to one SKU leaves one row, hence one push; a change after
-the push job claimed the row makes one more."""
+the push job claimed the row makes one more. A row is claimed once it is
+due (``due_at``): a change in Odoo is due at once, a channel's own report
+of a quantity a little later (see ``_mark_later``)."""
 
 from odoo import api, fields, models
 
@@ -61,13 +63,37 @@ class MarketplaceStockDirty(models.Model):
               JOIN marketplace_backend mb ON mb.id = b.backend_id
              WHERE b.product_id = ANY(%s) AND mb.active AND mb.stock_push_enabled
             ON CONFLICT (backend_id, product_id) DO UPDATE
-               SET decrement = marketplace_stock_dirty.decrement OR EXCLUDED.decrement
-            RETURNING backend_id, xmax = 0
+               SET decrement = marketplace_stock_dirty.decrement OR EXCLUDED.decrement,
+                   due_at = LEAST(marketplace_stock_dirty.due_at, EXCLUDED.due_at)
+             WHERE marketplace_stock_dirty.due_at > EXCLUDED.due_at
+                OR (EXCLUDED.decrement AND NOT marketplace_stock_dirty.decrement)
+            RETURNING backend_id
             """,
             (decrement, list(product_ids)),
         )
-        backend_ids = {
-            backend_id for backend_id, inserted in self.env.cr.fetchall() if inserted
-        }
+        # a row already queued and due, with the same urgency, has its push
+        # job on the way: only new rows, rows brought forward and rows
+        # turned into decrements need one (an extra job finds nothing to
+        # claim and ends at once)
+        backend_ids = {row[0] for row in self.env.cr.fetchall()}
         for backend in self.env["marketplace.backend"].browse(sorted(backend_ids)):
             backend._enqueue_stock_push(decrement)
+
+    @api.model
+    def _mark_later(self, backend, product_ids, delay_seconds):
+        """Queue a push of these products on one backend, due in
+        ``delay_seconds``; a push already queued covers it."""
+        self.env.cr.execute(
+            """
+            INSERT INTO marketplace_stock_dirty
+                   (backend_id, product_id, due_at, decrement)
+            SELECT %s, product_id,
+                   now() at time zone 'UTC' + make_interval(secs => %s), false
+              FROM unnest(%s::int[]) AS product_id
+            ON CONFLICT (backend_id, product_id) DO NOTHING
+            RETURNING backend_id
+            """,
+            (backend.id, delay_seconds, list(product_ids)),
+        )
+        if self.env.cr.fetchall():
+            backend._enqueue_stock_push(eta=delay_seconds)

@@ -89,11 +89,11 @@ class EventProcessor:
                 "last_drift_at": fields.Datetime.now(),
             }
         )
-        self.backend.with_delay(
-            priority=5,
-            eta=DRIFT_CORRECTION_DELAY,
-            description=f"Correct drift of {binding.sku or item}",
-        )._job_push_stock_products(binding.product_id.ids)
+        # a push of this product, due a little later: the order that caused
+        # the change is likely on its way and is imported first
+        self.env["marketplace.stock.dirty"]._mark_later(
+            self.backend, binding.product_id.ids, DRIFT_CORRECTION_DELAY
+        )
         return (
             "done",
             f"Drift: channel shows {quantity} where we pushed "

@@ -69,7 +69,7 @@ class RateBudget:
             UPDATE marketplace_rate_budget
                SET available = %s, maximum = %s, restore_rate = %s,
                    updated_at = clock_timestamp() at time zone 'UTC',
-                   throttled_count = throttled_count + %s
+                   throttled_count = COALESCE(throttled_count, 0) + %s
              WHERE backend_id = %s
             RETURNING available
             """,

@@ -11,7 +11,7 @@ the backend's shared rate budget first.
 """
 
 import logging
-import math
+import time
 import uuid
 
 from odoo import fields
@@ -20,12 +20,21 @@ from odoo.addons.queue_job.exception import RetryableJobError
 
 from ..lib.errors import PermanentError
 from ..lib.stock import StockWrite
+from .job_errors import retry_seconds
 from .rate_budget import RateBudget
 from .stock_availability import compute_levels
 
 _logger = logging.getLogger(__name__)
 
 MAX_STALE_ROUNDS = 3
+#: a job waits for the rate budget in place up to this long before its
+#: first call (longer: it frees the worker and is re-queued)...
+SHORT_WAIT = 2.0
+#: ... and up to this long in all once it has written to the channel:
+#: re-queueing rolls back what it recorded of its writes, so the next run
+#: would find them stale, re-read and write again, spending the very budget
+#: it waits for
+MAX_INLINE_WAIT = 30.0
 
 
 class StockPusher:
@@ -40,6 +49,7 @@ class StockPusher:
     def claim(self):
         self.env.cr.execute(
             "DELETE FROM marketplace_stock_dirty WHERE backend_id = %s "
+            "AND due_at <= clock_timestamp() at time zone 'UTC' "
             "RETURNING product_id",
             (self.backend.id,),
         )
@@ -132,22 +142,33 @@ class StockPusher:
             )
 
     def _call(self, method, *args, cost, **kwargs):
-        wait = self.budget.reserve(cost)
-        if wait:
-            # not a failure: come back when the bucket has refilled
-            raise RetryableJobError(
-                f"Rate budget of {self.backend.name} spent: waiting {wait:.1f} s",
-                seconds=max(1, math.ceil(wait)),
-                ignore_retry=True,
-            )
+        self._reserve(cost)
+        before = self.adapter.throttle_status()
         try:
             result = method(*args, **kwargs)
         finally:
             self.calls += 1
             status = self.adapter.throttle_status()
-            if status:
+            if status and status != before:  # a fresh report, not the last one
                 self.budget.observe(*status)
         return result
+
+    def _reserve(self, cost):
+        waited = 0.0
+        while True:
+            wait = self.budget.reserve(cost)
+            if not wait:
+                return
+            if waited + wait > (MAX_INLINE_WAIT if self.calls else SHORT_WAIT):
+                # free the worker and come back when the bucket has refilled,
+                # without spending a retry
+                raise RetryableJobError(
+                    f"Rate budget of {self.backend.name} spent: waiting {wait:.1f} s",
+                    seconds=retry_seconds(wait),
+                    ignore_retry=True,
+                )
+            time.sleep(wait)
+            waited += wait
 
 
 def refuse_unmapped(backend, location_external_id):

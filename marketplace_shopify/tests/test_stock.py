@@ -2,10 +2,13 @@
 """Stock fan-out against the simulator: coalescing, compare-and-set,
 batching within rate limits, inbound levels, reconciliation."""
 
+import datetime
 import json
+import threading
+import time
 from contextlib import closing
 
-from odoo import sql_db
+from odoo import fields, sql_db
 
 from odoo.addons.marketplace_connector.services.stock_ledger import StockLedger
 
@@ -169,6 +172,41 @@ class TestStockPush(StockCase):
         self.perform_jobs("_job_push_stock")
         self.assertEqual(self.channel_quantity("MUG-BLUE"), 49)
 
+    def test_throttled_by_the_channel_requeues_without_failing(self):
+        # another app saturates the shop: Shopify throttles us although our
+        # own budget had room; the push comes back later, it does not fail
+        bucket = self.sim.graphql_bucket
+        saturated = threading.Event()
+        released = threading.Event()
+
+        def other_app():
+            while not released.is_set():
+                bucket.set_level(bucket.capacity)
+                saturated.set()
+                time.sleep(0.005)
+
+        holder = threading.Thread(target=other_app, daemon=True)
+        holder.start()
+        self.addCleanup(holder.join)
+        self.addCleanup(released.set)
+        saturated.wait(5)
+        self.change_stock(self.products["MUG-BLUE"], -1)
+        self.perform_jobs("_job_push_stock", rounds=1)
+        released.set()
+        holder.join()
+        jobs = self.pending_jobs("_job_push_stock")
+        self.assertTrue(jobs, "re-queued")
+        self.assertIn("throttled", jobs[0].result or jobs[0].exc_info or "")
+        self.assertFalse(
+            self.env["queue.job"].search(
+                [("method_name", "=", "_job_push_stock"), ("state", "=", "failed")]
+            )
+        )
+        for job in jobs:
+            self.assertEqual(job.retry, 0, "being throttled spends no retry")
+        self.perform_jobs("_job_push_stock")
+        self.assertEqual(self.channel_quantity("MUG-BLUE"), 49)
+
     def test_unmapped_location_is_refused(self):
         event = self.env["marketplace.event"].create(
             {
@@ -220,8 +258,39 @@ class TestInboundLevels(StockCase):
         self.assertEqual(level.state, "drift")
         self.assertEqual(level.drift_count, 1)
         self.assertEqual(self.products["TEE-L"].qty_available, 48, "Odoo untouched")
-        self.perform_jobs("_job_push_stock_products")
+        queued = self.env["marketplace.stock.dirty"].search(
+            [("backend_id", "=", self.backend.id)]
+        )
+        self.assertEqual(queued.product_id, self.products["TEE-L"])
+        self.assertGreater(queued.due_at, fields.Datetime.now(), "due later")
+        self.perform_jobs("_job_push_stock")
+        self.assertEqual(
+            self.channel_quantity("TEE-L"), 44, "not pushed before it is due"
+        )
+        # the order that explains a channel's change gets time to arrive;
+        # then the push corrects what no order explained
+        queued.due_at = fields.Datetime.now() - datetime.timedelta(seconds=1)
+        self.backend._enqueue_stock_push()
+        self.perform_jobs("_job_push_stock")
         self.assertEqual(self.channel_quantity("TEE-L"), 48, "corrected")
+        self.assertEqual(self.level("TEE-L").state, "synced")
+
+    def test_many_reports_of_one_item_queue_one_push(self):
+        self.change_stock(self.products["TEE-L"], -2)
+        self.perform_jobs("_job_push_stock")
+        jobs_before = len(self.pending_jobs("_job_push_stock"))
+        for quantity in (47, 46, 45):
+            self.sim.set_inventory(
+                self.variants["TEE-L"]["inventory_item_id"], quantity
+            )
+            self.deliver_level("TEE-L", quantity)
+        self.assertEqual(
+            self.env["marketplace.stock.dirty"].search_count(
+                [("backend_id", "=", self.backend.id)]
+            ),
+            1,
+        )
+        self.assertEqual(len(self.pending_jobs("_job_push_stock")), jobs_before + 1)
 
 
 @tagged("post_install", "-at_install")
