@@ -1,10 +1,11 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 """Products whose available-to-sell may have changed, per backend, waiting
 for the next push. ``UNIQUE(backend_id, product_id)`` is the coalescing: a
-burst of changes to one SKU leaves one row, hence one push; a change after
-the push job claimed the row makes one more. A row is claimed once it is
-due (``due_at``): a change in Odoo is due at once, a channel's own report
-of a quantity a little later (see ``_mark_later``)."""
+burst of changes to one SKU leaves one row, hence one push. A push reads
+the due rows (``due_at``: a change in Odoo is due at once, a channel's own
+report of a quantity a little later, see ``_mark_later``) without locking
+them and removes them once pushed; a row changed meanwhile stays for one
+more push (``StockPusher.release``)."""
 
 from odoo import api, fields, models
 
@@ -52,29 +53,39 @@ class MarketplaceStockDirty(models.Model):
     @api.model
     def _mark(self, product_ids, decrement):
         """Queue the products for a push on every backend selling them, and
-        a push job for each backend that had nothing queued yet."""
+        a push job for each backend that had nothing queued yet, or only
+        pushes due later.
+
+        A row already queued is always updated, never left as it is: a push
+        running meanwhile sees that it changed when it removes the rows it
+        pushed, and pushes again (``StockPusher.release``)."""
         self.env.cr.execute(
             """
-            INSERT INTO marketplace_stock_dirty
-                   (backend_id, product_id, due_at, decrement)
-            SELECT DISTINCT b.backend_id, b.product_id,
-                   now() at time zone 'UTC', %s
-              FROM marketplace_product_binding b
-              JOIN marketplace_backend mb ON mb.id = b.backend_id
-             WHERE b.product_id = ANY(%s) AND mb.active AND mb.stock_push_enabled
-            ON CONFLICT (backend_id, product_id) DO UPDATE
-               SET decrement = marketplace_stock_dirty.decrement OR EXCLUDED.decrement,
-                   due_at = LEAST(marketplace_stock_dirty.due_at, EXCLUDED.due_at)
-             WHERE marketplace_stock_dirty.due_at > EXCLUDED.due_at
-                OR (EXCLUDED.decrement AND NOT marketplace_stock_dirty.decrement)
-            RETURNING backend_id
+            WITH due_later AS (
+                SELECT DISTINCT backend_id FROM marketplace_stock_dirty
+                 WHERE product_id = ANY(%(products)s)
+                   AND due_at > now() at time zone 'UTC'
+            ), marked AS (
+                INSERT INTO marketplace_stock_dirty
+                       (backend_id, product_id, due_at, decrement)
+                SELECT DISTINCT b.backend_id, b.product_id,
+                       now() at time zone 'UTC', %(decrement)s
+                  FROM marketplace_product_binding b
+                  JOIN marketplace_backend mb ON mb.id = b.backend_id
+                 WHERE b.product_id = ANY(%(products)s)
+                   AND mb.active AND mb.stock_push_enabled
+                ON CONFLICT (backend_id, product_id) DO UPDATE
+                   SET decrement = marketplace_stock_dirty.decrement
+                                   OR EXCLUDED.decrement,
+                       due_at = LEAST(marketplace_stock_dirty.due_at, EXCLUDED.due_at)
+                RETURNING backend_id, xmax = 0 AS inserted
+            )
+            SELECT backend_id FROM marked WHERE inserted
+             UNION
+            SELECT backend_id FROM due_later
             """,
-            (decrement, list(product_ids)),
+            {"decrement": decrement, "products": list(product_ids)},
         )
-        # a row already queued and due, with the same urgency, has its push
-        # job on the way: only new rows, rows brought forward and rows
-        # turned into decrements need one (an extra job finds nothing to
-        # claim and ends at once)
         backend_ids = {row[0] for row in self.env.cr.fetchall()}
         for backend in self.env["marketplace.backend"].browse(sorted(backend_ids)):
             backend._enqueue_stock_push(decrement)

@@ -14,6 +14,8 @@ import logging
 import time
 import uuid
 
+import psycopg2
+
 from odoo import fields
 
 from odoo.addons.queue_job.exception import RetryableJobError
@@ -46,19 +48,48 @@ class StockPusher:
         self.budget = RateBudget(self.env, backend.id, maximum, restore_rate)
         self.calls = 0
 
-    def claim(self):
+    def due_products(self):
+        """The products queued for this backend and due, read without
+        locking them: an order import marking one of them meanwhile must not
+        wait for this push's calls to the channel."""
         self.env.cr.execute(
-            "DELETE FROM marketplace_stock_dirty WHERE backend_id = %s "
-            "AND due_at <= clock_timestamp() at time zone 'UTC' "
-            "RETURNING product_id",
+            "SELECT product_id FROM marketplace_stock_dirty WHERE backend_id = %s "
+            "AND due_at <= clock_timestamp() at time zone 'UTC'",
             (self.backend.id,),
         )
         return sorted({row[0] for row in self.env.cr.fetchall()})
 
+    def release(self, product_ids):
+        """Remove the pushed products from the queue, unless one was marked
+        again after this job took its snapshot (its quantity may have
+        changed since we computed it): then all stay queued and one more
+        push follows."""
+        if not product_ids:
+            return
+        try:
+            with self.env.cr.savepoint():
+                self.env.cr.execute(
+                    "DELETE FROM marketplace_stock_dirty "
+                    "WHERE backend_id = %s AND product_id = ANY(%s)",
+                    (self.backend.id, list(product_ids)),
+                    log_exceptions=False,
+                )
+        except psycopg2.errors.SerializationFailure:
+            _logger.info(
+                "Stock of %s changed during its push: pushing again", self.backend.name
+            )
+            self.backend._enqueue_stock_push()
+
     def run(self, product_ids=None):
-        """Push the claimed (or given) products; return a summary line."""
+        """Push the due (or given) products; return a summary line."""
         if product_ids is None:
-            product_ids = self.claim()
+            due = self.due_products()
+            summary = self._run(due)
+            self.release(due)
+            return summary
+        return self._run(product_ids)
+
+    def _run(self, product_ids):
         levels = self.backend._ensure_stock_levels(product_ids)
         if not levels:
             return "nothing to push"

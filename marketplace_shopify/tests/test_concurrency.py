@@ -17,6 +17,7 @@ from odoo import SUPERUSER_ID, api, sql_db
 from odoo.tests.common import TransactionCase, tagged
 
 from odoo.addons.marketplace_connector.lib.errors import RetryableError
+from odoo.addons.marketplace_connector.services.stock_push import StockPusher
 from odoo.addons.marketplace_shopify.lib.mapping import order_event, parse_order
 from odoo.addons.queue_job.exception import RetryableJobError
 
@@ -325,3 +326,90 @@ class TestLastUnitRace(RealTransactionCase):
                 free, on_hand = env.cr.fetchone()
                 self.assertEqual(on_hand, 1, sku)
                 self.assertEqual(free, 0, sku)
+
+
+@tagged("post_install", "-at_install")
+class TestChangeDuringPush(RealTransactionCase):
+    """A push reads the queued products without locking them (an order
+    import marking one must not wait for the push's calls to the channel);
+    a product marked again while the push runs stays queued for one more."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.sim = ShopifySimulator(shop_domain=SHOP, access_token="shpat_push_race")
+        cls.sim.start()
+        cls.addClassCleanup(cls.sim.stop)
+        with cls.real_env() as env:
+            product = env["product.product"].create(
+                {
+                    "name": "Push race product",
+                    "default_code": "RACE-SKU",
+                    "type": "consu",
+                }
+            )
+            backend = cls.create_backend(
+                env, cls.sim, "Push race backend", access_token="shpat_push_race"
+            )
+            env["marketplace.product.binding"].create(
+                {
+                    "backend_id": backend.id,
+                    "product_id": product.id,
+                    "external_id": "990001",
+                    "sku": "RACE-SKU",
+                    "inventory_item_id": "880001",
+                }
+            )
+            cls.backend_id, cls.product_id = backend.id, product.id
+        cls.addClassCleanup(cls._delete_push_jobs)
+
+    @classmethod
+    def _delete_push_jobs(cls):
+        with cls.real_env() as env:
+            env["queue.job"].search(
+                [("func_string", "like", f"marketplace.backend({cls.backend_id},)")]
+            ).unlink()
+
+    def queued(self):
+        with self.real_env() as env:
+            return env["marketplace.stock.dirty"].search_count(
+                [("backend_id", "=", self.backend_id)]
+            )
+
+    def push_jobs(self):
+        with self.real_env() as env:
+            return env["queue.job"].search_count(
+                [
+                    ("func_string", "like", f"marketplace.backend({self.backend_id},)"),
+                    ("method_name", "=", "_job_push_stock"),
+                    ("state", "=", "pending"),
+                ]
+            )
+
+    def mark(self):
+        with self.real_env() as env:
+            env["marketplace.stock.dirty"]._mark([self.product_id], False)
+
+    def test_change_while_pushing_is_pushed_again(self):
+        self.mark()
+        self.assertEqual(self.queued(), 1)
+        with self.real_env() as job_env:  # the push job's transaction
+            pusher = StockPusher(job_env["marketplace.backend"].browse(self.backend_id))
+            due = pusher.due_products()
+            self.assertEqual(due, [self.product_id])
+            jobs = self.push_jobs()
+            # an order import commits a change of the product meanwhile: it
+            # does not wait for the push (no lock was taken on its row)
+            started = time.monotonic()
+            self.mark()
+            self.assertLess(time.monotonic() - started, 1.0)
+            pusher.release(due)
+        self.assertEqual(self.queued(), 1, "still queued: its quantity changed")
+        self.assertEqual(self.push_jobs(), jobs + 1, "and one more push follows")
+
+    def test_push_without_change_meanwhile_empties_the_queue(self):
+        self.mark()
+        with self.real_env() as job_env:
+            pusher = StockPusher(job_env["marketplace.backend"].browse(self.backend_id))
+            pusher.release(pusher.due_products())
+        self.assertEqual(self.queued(), 0)
