@@ -10,8 +10,10 @@ and only managers can read or write them.
 
 import datetime
 import logging
+import math
 import os
 import secrets
+import time
 
 import psycopg2
 
@@ -34,7 +36,11 @@ from ..services.job_errors import retry_later
 from ..services.stock_push import StockPusher
 from ..services.stock_reconciliation import StockReconciler
 from .marketplace_event import CONCURRENCY_ERRORS
-from .marketplace_stock_dirty import PUSH_PRIORITY_DECREMENT, PUSH_PRIORITY_INCREMENT
+from .marketplace_stock_dirty import (
+    PUSH_PRIORITY_DECREMENT,
+    PUSH_PRIORITY_INCREMENT,
+    PUSH_SLOT_SECONDS,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -511,17 +517,33 @@ class MarketplaceBackend(models.Model):
             )
             getattr(delayed, method)()
 
-    def _enqueue_stock_push(self, decrement=False, eta=None):
+    def _enqueue_stock_push(self, decrement=False, eta=None, coalesce=True):
+        """A push job for each backend, unless one is already waiting: a
+        waiting job has not taken its snapshot yet and will see the rows
+        queued now (a row committed after a push's snapshot is caught by
+        that push's ``release``). Decreases have a job of their own at a
+        higher priority; pushes due later (``eta``) one per 10-second slot,
+        run at the slot's end. ``coalesce=False``: a job in any case (the
+        caller's snapshot may show as waiting a job that has since run)."""
+        now = time.time()
         for backend in self:
+            if eta is None:
+                delay = backend.stock_push_delay
+                slot = "decrement" if decrement else "increment"
+            else:
+                slot_end = (
+                    math.ceil((now + eta) / PUSH_SLOT_SECONDS) * PUSH_SLOT_SECONDS
+                )
+                delay = max(0, slot_end - now) + 1  # clocks differ a little
+                slot = f"at-{slot_end}"
             backend._enqueue_each(
                 "_job_push_stock",
                 "Push stock to",
                 PUSH_PRIORITY_DECREMENT if decrement else PUSH_PRIORITY_INCREMENT,
-                eta=backend.stock_push_delay if eta is None else eta,
-                # no identity key: a waiting push job may already have taken
-                # its snapshot, and would not see the rows queued after it;
-                # an extra job finds nothing to claim and ends at once
-                identity_key=None,
+                eta=datetime.timedelta(seconds=delay),
+                identity_key=f"marketplace-push-stock-{backend.id}-{slot}"
+                if coalesce
+                else None,
             )
 
     def _job_push_stock(self):

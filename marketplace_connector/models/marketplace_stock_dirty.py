@@ -1,17 +1,26 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 """Products whose available-to-sell may have changed, per backend, waiting
-for the next push. ``UNIQUE(backend_id, product_id)`` is the coalescing: a
-burst of changes to one SKU leaves one row, hence one push. A push reads
-the due rows (``due_at``: a change in Odoo is due at once, a channel's own
-report of a quantity a little later, see ``_mark_later``) without locking
-them and removes them once pushed; a row changed meanwhile stays for one
-more push (``StockPusher.release``)."""
+for the next push.
+
+An append-only queue: a stock change in Odoo inserts rows and never updates
+or locks one already there, so it can never wait for, or fail to serialise
+with, a push running at the same time (an inventory adjustment of 500
+products must not fail because a push removed a row meanwhile). The
+coalescing is in the push: it takes every due row of a backend, pushes each
+product once, and deletes the rows it saw -- a burst of changes to one SKU
+is one push. One push job per backend waits at a time (queue_job's
+``identity_key``); rows that arrive while a push runs get the next one.
+``due_at``: a change in Odoo is due at once, a channel's own report of a
+quantity a little later (``_mark_later``).
+"""
 
 from odoo import api, fields, models
 
 _PRECOMMIT_KEY = "marketplace.stock.changes"
 PUSH_PRIORITY_DECREMENT = 5
 PUSH_PRIORITY_INCREMENT = 15
+#: pushes due later are grouped into one job per slot of this many seconds
+PUSH_SLOT_SECONDS = 10
 
 
 class MarketplaceStockDirty(models.Model):
@@ -20,15 +29,11 @@ class MarketplaceStockDirty(models.Model):
     _log_access = False
 
     backend_id = fields.Many2one(
-        "marketplace.backend", required=True, ondelete="cascade"
+        "marketplace.backend", required=True, ondelete="cascade", index=True
     )
     product_id = fields.Many2one("product.product", required=True, ondelete="cascade")
     due_at = fields.Datetime(required=True)
     decrement = fields.Boolean(help="A decrease: pushed at a higher priority.")
-
-    _sql_constraints = [
-        ("backend_product_unique", "UNIQUE(backend_id, product_id)", "Already queued."),
-    ]
 
     @api.model
     def _register_change(self, product_id, decrement):
@@ -53,38 +58,19 @@ class MarketplaceStockDirty(models.Model):
     @api.model
     def _mark(self, product_ids, decrement):
         """Queue the products for a push on every backend selling them, and
-        a push job for each backend that had nothing queued yet, or only
-        pushes due later.
-
-        A row already queued is always updated, never left as it is: a push
-        running meanwhile sees that it changed when it removes the rows it
-        pushed, and pushes again (``StockPusher.release``)."""
+        make sure a push job waits for each of those backends."""
         self.env.cr.execute(
             """
-            WITH due_later AS (
-                SELECT DISTINCT backend_id FROM marketplace_stock_dirty
-                 WHERE product_id = ANY(%(products)s)
-                   AND due_at > now() at time zone 'UTC'
-            ), marked AS (
-                INSERT INTO marketplace_stock_dirty
-                       (backend_id, product_id, due_at, decrement)
-                SELECT DISTINCT b.backend_id, b.product_id,
-                       now() at time zone 'UTC', %(decrement)s
-                  FROM marketplace_product_binding b
-                  JOIN marketplace_backend mb ON mb.id = b.backend_id
-                 WHERE b.product_id = ANY(%(products)s)
-                   AND mb.active AND mb.stock_push_enabled
-                ON CONFLICT (backend_id, product_id) DO UPDATE
-                   SET decrement = marketplace_stock_dirty.decrement
-                                   OR EXCLUDED.decrement,
-                       due_at = LEAST(marketplace_stock_dirty.due_at, EXCLUDED.due_at)
-                RETURNING backend_id, xmax = 0 AS inserted
-            )
-            SELECT backend_id FROM marked WHERE inserted
-             UNION
-            SELECT backend_id FROM due_later
+            INSERT INTO marketplace_stock_dirty
+                   (backend_id, product_id, due_at, decrement)
+            SELECT DISTINCT b.backend_id, b.product_id,
+                   now() at time zone 'UTC', %s
+              FROM marketplace_product_binding b
+              JOIN marketplace_backend mb ON mb.id = b.backend_id
+             WHERE b.product_id = ANY(%s) AND mb.active AND mb.stock_push_enabled
+            RETURNING backend_id
             """,
-            {"decrement": decrement, "products": list(product_ids)},
+            (decrement, list(product_ids)),
         )
         backend_ids = {row[0] for row in self.env.cr.fetchall()}
         for backend in self.env["marketplace.backend"].browse(sorted(backend_ids)):
@@ -93,7 +79,7 @@ class MarketplaceStockDirty(models.Model):
     @api.model
     def _mark_later(self, backend, product_ids, delay_seconds):
         """Queue a push of these products on one backend, due in
-        ``delay_seconds``; a push already queued covers it."""
+        ``delay_seconds``."""
         self.env.cr.execute(
             """
             INSERT INTO marketplace_stock_dirty
@@ -101,10 +87,7 @@ class MarketplaceStockDirty(models.Model):
             SELECT %s, product_id,
                    now() at time zone 'UTC' + make_interval(secs => %s), false
               FROM unnest(%s::int[]) AS product_id
-            ON CONFLICT (backend_id, product_id) DO NOTHING
-            RETURNING backend_id
             """,
             (backend.id, delay_seconds, list(product_ids)),
         )
-        if self.env.cr.fetchall():
-            backend._enqueue_stock_push(eta=delay_seconds)
+        backend._enqueue_stock_push(eta=delay_seconds)

@@ -13,10 +13,11 @@ the backend's shared rate budget first.
 import logging
 import time
 import uuid
+from contextlib import closing
 
 import psycopg2
 
-from odoo import fields
+from odoo import fields, sql_db
 
 from odoo.addons.queue_job.exception import RetryableJobError
 
@@ -48,44 +49,53 @@ class StockPusher:
         self.budget = RateBudget(self.env, backend.id, maximum, restore_rate)
         self.calls = 0
 
-    def due_products(self):
-        """The products queued for this backend and due, read without
-        locking them: an order import marking one of them meanwhile must not
-        wait for this push's calls to the channel."""
+    def due_rows(self):
+        """The queued rows of this backend that are due, as ``{row id:
+        product id}``, read without locking them: a stock change queueing
+        more meanwhile must not wait for this push's calls to the channel."""
         self.env.cr.execute(
-            "SELECT product_id FROM marketplace_stock_dirty WHERE backend_id = %s "
+            "SELECT id, product_id FROM marketplace_stock_dirty WHERE backend_id = %s "
             "AND due_at <= clock_timestamp() at time zone 'UTC'",
             (self.backend.id,),
         )
-        return sorted({row[0] for row in self.env.cr.fetchall()})
+        return dict(self.env.cr.fetchall())
 
-    def release(self, product_ids):
-        """Remove the pushed products from the queue, unless one was marked
-        again after this job took its snapshot (its quantity may have
-        changed since we computed it): then all stay queued and one more
-        push follows."""
-        if not product_ids:
-            return
-        try:
-            with self.env.cr.savepoint():
-                self.env.cr.execute(
-                    "DELETE FROM marketplace_stock_dirty "
-                    "WHERE backend_id = %s AND product_id = ANY(%s)",
-                    (self.backend.id, list(product_ids)),
-                    log_exceptions=False,
-                )
-        except psycopg2.errors.SerializationFailure:
-            _logger.info(
-                "Stock of %s changed during its push: pushing again", self.backend.name
+    def release(self, row_ids):
+        """Delete the rows pushed, then make sure a push follows for due
+        rows committed after this job took its snapshot (it cannot see them:
+        it asks on a connection of its own; rows due later have their own
+        job)."""
+        if row_ids:
+            try:
+                with self.env.cr.savepoint():
+                    self.env.cr.execute(
+                        "DELETE FROM marketplace_stock_dirty WHERE id = ANY(%s)",
+                        (list(row_ids),),
+                        log_exceptions=False,
+                    )
+            except psycopg2.errors.SerializationFailure:
+                # another push took the same rows at the same time: it
+                # deletes them
+                _logger.info("Stock of %s pushed twice at once", self.backend.name)
+        with closing(sql_db.db_connect(self.env.cr.dbname).cursor()) as cr:
+            cr.execute(
+                "SELECT 1 FROM marketplace_stock_dirty WHERE backend_id = %s "
+                "AND due_at <= clock_timestamp() at time zone 'UTC' "
+                "AND NOT id = ANY(%s) LIMIT 1",
+                (self.backend.id, list(row_ids)),
             )
-            self.backend._enqueue_stock_push()
+            more = cr.fetchone()
+        if more:
+            # not coalesced: this job's snapshot may show as waiting a push
+            # that has run since
+            self.backend._enqueue_stock_push(coalesce=False)
 
     def run(self, product_ids=None):
         """Push the due (or given) products; return a summary line."""
         if product_ids is None:
-            due = self.due_products()
-            summary = self._run(due)
-            self.release(due)
+            rows = self.due_rows()
+            summary = self._run(sorted(set(rows.values())))
+            self.release(rows)
             return summary
         return self._run(product_ids)
 

@@ -370,6 +370,14 @@ class TestChangeDuringPush(RealTransactionCase):
                 [("func_string", "like", f"marketplace.backend({cls.backend_id},)")]
             ).unlink()
 
+    def setUp(self):
+        super().setUp()
+        self._delete_push_jobs()
+        with self.real_env() as env:
+            env["marketplace.stock.dirty"].search(
+                [("backend_id", "=", self.backend_id)]
+            ).unlink()
+
     def queued(self):
         with self.real_env() as env:
             return env["marketplace.stock.dirty"].search_count(
@@ -392,24 +400,45 @@ class TestChangeDuringPush(RealTransactionCase):
 
     def test_change_while_pushing_is_pushed_again(self):
         self.mark()
-        self.assertEqual(self.queued(), 1)
         with self.real_env() as job_env:  # the push job's transaction
             pusher = StockPusher(job_env["marketplace.backend"].browse(self.backend_id))
-            due = pusher.due_products()
-            self.assertEqual(due, [self.product_id])
-            jobs = self.push_jobs()
+            rows = pusher.due_rows()
+            self.assertEqual(set(rows.values()), {self.product_id})
             # an order import commits a change of the product meanwhile: it
             # does not wait for the push (no lock was taken on its row)
             started = time.monotonic()
             self.mark()
             self.assertLess(time.monotonic() - started, 1.0)
-            pusher.release(due)
-        self.assertEqual(self.queued(), 1, "still queued: its quantity changed")
-        self.assertEqual(self.push_jobs(), jobs + 1, "and one more push follows")
+            with self.real_env() as env:  # the waiting job is taken
+                env["queue.job"].search(
+                    [
+                        ("func_string", "like", f"({self.backend_id},)"),
+                        ("method_name", "=", "_job_push_stock"),
+                    ]
+                ).write({"state": "done"})
+            pusher.release(rows)
+        self.assertEqual(self.queued(), 1, "the change made meanwhile stays queued")
+        self.assertEqual(self.push_jobs(), 1, "and a push follows")
+
+    def test_stock_change_never_fails_on_a_push_meanwhile(self):
+        # a long transaction (an inventory adjustment) took its snapshot
+        # before a push removed the rows it pushed: queueing its own change
+        # must not fail to serialise (rows are only ever inserted)
+        self.mark()
+        with self.real_env() as adjustment:
+            adjustment.cr.execute("SELECT count(*) FROM marketplace_stock_dirty")
+            with self.real_env() as job_env:
+                pusher = StockPusher(
+                    job_env["marketplace.backend"].browse(self.backend_id)
+                )
+                pusher.release(pusher.due_rows())
+            adjustment["marketplace.stock.dirty"]._mark([self.product_id], True)
+        self.assertEqual(self.queued(), 1)
 
     def test_push_without_change_meanwhile_empties_the_queue(self):
-        self.mark()
+        for _change in range(3):
+            self.mark()
         with self.real_env() as job_env:
             pusher = StockPusher(job_env["marketplace.backend"].browse(self.backend_id))
-            pusher.release(pusher.due_products())
+            pusher.release(pusher.due_rows())
         self.assertEqual(self.queued(), 0)
