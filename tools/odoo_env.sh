@@ -28,6 +28,17 @@ Community into this interpreter (e.g. 'pip install -e <odoo-18.0 checkout>
 PYTHON=/path/to/python that has it. See README.md, 'Prerequisites'."
     fi
     [ "$version" = "18.0" ] || die "Odoo $version found, 18.0 required (PYTHON=$PYTHON)."
+    # multi-worker Odoo (the benchmarks, the flash-sale correctness test)
+    # starts a gevent process; if gevent's plugins cannot load, it dies and
+    # is respawned every second, eating a core while everything else runs
+    if ! "$PYTHON" -c 'import pkg_resources
+for ep in pkg_resources.iter_entry_points("gevent.plugins.monkey.will_patch_all"):
+    ep.load()' >/dev/null 2>&1; then
+        die "gevent's plugins do not load in '$PYTHON' (pkg_resources cannot find
+zope.interface or zope.event: with setuptools < 70, wheels whose metadata uses
+the normalised name 'zope_interface-*.dist-info' are not found). Prerequisite:
+'pip install \"zope.interface==5.5.2\" \"zope.event==4.6\"' or a newer setuptools."
+    fi
 }
 
 install_python_requirements() {

@@ -22,3 +22,21 @@ class StockWriteResult:
 
     applied: tuple = ()
     stale: tuple = ()
+
+
+#: how many of the quantities we last wrote to a level are remembered
+RECENT_PUSHES = 10
+
+
+def remember_push(recent, quantity):
+    """``recent`` (the quantities last written to a level, newest first, as
+    stored: ``"12,13,15"`` or empty) with ``quantity`` in front."""
+    values = [str(int(quantity))] + [v for v in (recent or "").split(",") if v]
+    return ",".join(values[:RECENT_PUSHES])
+
+
+def is_echo(recent, quantity):
+    """Whether a channel's report of ``quantity`` is the echo of one of our
+    recent writes. Reports arrive late and out of order: during a burst the
+    report of a write can come after two newer writes, and is no drift."""
+    return str(int(quantity)) in (recent or "").split(",")

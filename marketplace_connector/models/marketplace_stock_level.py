@@ -37,6 +37,11 @@ class MarketplaceStockLevel(models.Model):
     )
     has_confirmed_quantity = fields.Boolean(readonly=True)
     pushed_at = fields.Datetime(readonly=True)
+    recent_pushed_quantities = fields.Char(
+        readonly=True,
+        help="The quantities we last wrote, newest first: a channel's late "
+        "report of one of them is an echo, not drift.",
+    )
     state = fields.Selection(STOCK_STATES, default="pending", required=True, index=True)
     last_error = fields.Text(readonly=True)
     drift_count = fields.Integer(readonly=True)

@@ -6,6 +6,7 @@ import time
 from odoo import fields
 
 from ..lib.errors import DataError
+from ..lib.stock import is_echo
 from .order_importer import OrderImporter
 from .stock_push import refuse_unmapped
 
@@ -75,10 +76,9 @@ class EventProcessor:
                 and lvl.binding_id == binding
             )
         )
-        if level.has_confirmed_quantity and quantity in (
-            level.last_pushed_quantity,
-            level.last_confirmed_quantity,
-        ):
+        if (
+            level.has_confirmed_quantity and quantity == level.last_confirmed_quantity
+        ) or is_echo(level.recent_pushed_quantities, quantity):
             return "ignored", f"Echo of our quantity {quantity}", None
         level.write(
             {

@@ -22,7 +22,7 @@ from odoo import fields, sql_db
 from odoo.addons.queue_job.exception import RetryableJobError
 
 from ..lib.errors import PermanentError
-from ..lib.stock import StockWrite
+from ..lib.stock import StockWrite, remember_push
 from .job_errors import retry_seconds
 from .rate_budget import RateBudget
 from .stock_availability import compute_levels
@@ -149,8 +149,12 @@ class StockPusher:
             )
             now = fields.Datetime.now()
             for write in result.applied:
-                writes[(write.inventory_item_id, write.location_id)].write(
+                level = writes[(write.inventory_item_id, write.location_id)]
+                level.write(
                     {
+                        "recent_pushed_quantities": remember_push(
+                            level.recent_pushed_quantities, write.quantity
+                        ),
                         "last_pushed_quantity": write.quantity,
                         "last_confirmed_quantity": write.quantity,
                         "has_confirmed_quantity": True,

@@ -237,7 +237,11 @@ class StockReconciler:
                     self.env.cr._obj,
                     """
                     UPDATE marketplace_stock_level lvl
-                       SET last_pushed_quantity = v.qty,
+                       SET recent_pushed_quantities = array_to_string(
+                               (string_to_array(v.qty::text || COALESCE(
+                                   ',' || lvl.recent_pushed_quantities, ''), ','))
+                               [1:10], ','),  -- lib.stock.RECENT_PUSHES
+                           last_pushed_quantity = v.qty,
                            last_confirmed_quantity = v.qty,
                            pushed_at = now() at time zone 'UTC'
                       FROM (VALUES %s) AS v(item, qty, backend, location),

@@ -248,6 +248,22 @@ class TestInboundLevels(StockCase):
         self.assertEqual(event.state, "ignored")
         self.assertEqual(self.level("TEE-L").state, "synced")
 
+    def test_late_echo_of_an_older_write_is_ignored(self):
+        self.change_stock(self.products["TEE-L"], -2)
+        self.perform_jobs("_job_push_stock")  # writes 48
+        self.change_stock(self.products["TEE-L"], -2)
+        self.perform_jobs("_job_push_stock")  # writes 46
+        self.assertEqual(self.channel_quantity("TEE-L"), 46)
+        # the report of the first write arrives after the second write
+        event = self.deliver_level("TEE-L", 48)
+        self.assertEqual(event.state, "ignored")
+        self.assertEqual(self.level("TEE-L").state, "synced")
+        self.assertFalse(
+            self.env["marketplace.stock.dirty"].search(
+                [("backend_id", "=", self.backend.id)]
+            )
+        )
+
     def test_drift_is_recorded_and_corrected_never_copied(self):
         self.change_stock(self.products["TEE-L"], -2)
         self.perform_jobs("_job_push_stock")
