@@ -66,8 +66,11 @@ class StockPusher:
         it asks on a connection of its own; rows due later have their own
         job)."""
         if row_ids:
+            # the levels written by this push first, outside the savepoint: a
+            # conflict on them is the job's (it is retried), not the queue's
+            self.env.flush_all()
             try:
-                with self.env.cr.savepoint():
+                with self.env.cr.savepoint(flush=False):
                     self.env.cr.execute(
                         "DELETE FROM marketplace_stock_dirty WHERE id = ANY(%s)",
                         (list(row_ids),),
