@@ -30,6 +30,11 @@ from .stock_availability import compute_levels
 _logger = logging.getLogger(__name__)
 
 MAX_STALE_ROUNDS = 3
+#: an increase is held while orders received within this window wait to be
+#: imported (an event stuck longer holds nothing) ...
+BACKLOG_WINDOW_MINUTES = 15
+#: ... and tried again this much later
+HOLD_RETRY_SECONDS = 10
 #: a job waits for the rate budget in place up to this long before its
 #: first call (longer: it frees the worker and is re-queued)...
 SHORT_WAIT = 2.0
@@ -108,6 +113,8 @@ class StockPusher:
             return "nothing to push"
         quantities = compute_levels(self.env, levels)
         todo = self.env["marketplace.stock.level"]
+        held = self.env["marketplace.stock.level"]
+        backlog = None
         for level in levels:
             quantity = quantities[level.id]
             if (
@@ -117,13 +124,46 @@ class StockPusher:
                 level.write(
                     {"ats_quantity": quantity, "state": "synced", "last_error": False}
                 )
-            else:
-                level.ats_quantity = quantity
-                todo |= level
+                continue
+            level.ats_quantity = quantity
+            if (
+                level.has_confirmed_quantity
+                and quantity > level.last_confirmed_quantity
+            ):
+                if backlog is None:
+                    backlog = self._orders_waiting()
+                if backlog:
+                    held |= level
+                    continue
+            todo |= level
+        if held:
+            # Raising a channel above what it shows while sold orders wait to
+            # be imported would offer again units already sold (Odoo does not
+            # know those sales yet): come back once the backlog is gone.
+            self.env["marketplace.stock.dirty"]._mark_later(
+                self.backend, held.product_id.ids, HOLD_RETRY_SECONDS
+            )
         batch_size = self.adapter.stock_batch_size
         for start in range(0, len(todo), batch_size):
             self._push(todo[start : start + batch_size])
-        return f"{len(levels)} levels checked, {len(todo)} pushed in {self.calls} calls"
+        return (
+            f"{len(levels)} levels checked, {len(todo)} pushed in {self.calls} calls"
+            + (f", {len(held)} increases held while orders wait" if held else "")
+        )
+
+    def _orders_waiting(self):
+        """Whether orders received lately still wait to be imported."""
+        self.env.cr.execute(
+            """
+            SELECT EXISTS (
+                SELECT 1 FROM marketplace_event
+                 WHERE state = 'queued' AND resource_type = 'order'
+                   AND received_at > (now() at time zone 'UTC')
+                                     - make_interval(mins => %s))
+            """,
+            (BACKLOG_WINDOW_MINUTES,),
+        )
+        return self.env.cr.fetchone()[0]
 
     def _push(self, levels):
         for _round in range(MAX_STALE_ROUNDS):
