@@ -53,6 +53,8 @@ class StockPusher:
         maximum, restore_rate = self.adapter.rate_limit()
         self.budget = RateBudget(self.env, backend.id, maximum, restore_rate)
         self.calls = 0
+        self.held = backend.env["marketplace.stock.level"]
+        self._backlog = None
 
     def due_rows(self):
         """The queued rows of this backend that are due, as ``{row id:
@@ -113,8 +115,6 @@ class StockPusher:
             return "nothing to push"
         quantities = compute_levels(self.env, levels)
         todo = self.env["marketplace.stock.level"]
-        held = self.env["marketplace.stock.level"]
-        backlog = None
         for level in levels:
             quantity = quantities[level.id]
             if (
@@ -126,30 +126,36 @@ class StockPusher:
                 )
                 continue
             level.ats_quantity = quantity
-            if (
-                level.has_confirmed_quantity
-                and quantity > level.last_confirmed_quantity
-            ):
-                if backlog is None:
-                    backlog = self._orders_waiting()
-                if backlog:
-                    held |= level
-                    continue
-            todo |= level
-        if held:
-            # Raising a channel above what it shows while sold orders wait to
-            # be imported would offer again units already sold (Odoo does not
-            # know those sales yet): come back once the backlog is gone.
-            self.env["marketplace.stock.dirty"]._mark_later(
-                self.backend, held.product_id.ids, HOLD_RETRY_SECONDS
-            )
+            if not self._hold(level, level.last_confirmed_quantity):
+                todo |= level
         batch_size = self.adapter.stock_batch_size
         for start in range(0, len(todo), batch_size):
             self._push(todo[start : start + batch_size])
+        if self.held:
+            self.env["marketplace.stock.dirty"]._mark_later(
+                self.backend, self.held.product_id.ids, HOLD_RETRY_SECONDS
+            )
         return (
             f"{len(levels)} levels checked, {len(todo)} pushed in {self.calls} calls"
-            + (f", {len(held)} increases held while orders wait" if held else "")
+            + (
+                f", {len(self.held)} increases held while orders wait"
+                if self.held
+                else ""
+            )
         )
+
+    def _hold(self, level, channel_quantity):
+        """Whether to hold the push of ``level``: raising a channel above
+        what it shows while sold orders wait to be imported would offer
+        again units already sold (Odoo does not know those sales yet); it
+        is tried again a little later. Decreases are never held."""
+        if not level.has_confirmed_quantity or level.ats_quantity <= channel_quantity:
+            return False
+        if self._backlog is None:
+            self._backlog = self._orders_waiting()
+        if self._backlog:
+            self.held |= level
+        return self._backlog
 
     def _orders_waiting(self):
         """Whether orders received lately still wait to be imported."""
@@ -223,7 +229,11 @@ class StockPusher:
                         "has_confirmed_quantity": pair in current,
                     }
                 )
-                levels |= level
+                # the channel sold meanwhile: our figure may now be a raise
+                if not self._hold(level, level.last_confirmed_quantity):
+                    levels |= level
+            if not levels:
+                return
         for level in levels:
             level.write(
                 {"state": "error", "last_error": "The channel's quantity kept changing"}
