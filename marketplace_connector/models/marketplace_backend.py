@@ -560,13 +560,6 @@ class MarketplaceBackend(models.Model):
         )
         self.browse([row[0] for row in self.env.cr.fetchall()])._enqueue_stock_push()
 
-    def _job_push_stock_products(self, product_ids):
-        """Push given products (e.g. to correct drift reported by the
-        channel), whatever is queued."""
-        self.ensure_one()
-        with retry_later():
-            return StockPusher(self).run(product_ids)
-
     @api.model
     def _cron_reconcile_stock(self):
         self.search([("stock_push_enabled", "=", True)])._enqueue_reconcile()

@@ -100,14 +100,12 @@ class StockPusher:
             # that has run since
             self.backend._enqueue_stock_push(coalesce=False)
 
-    def run(self, product_ids=None):
-        """Push the due (or given) products; return a summary line."""
-        if product_ids is None:
-            rows = self.due_rows()
-            summary = self._run(sorted(set(rows.values())))
-            self.release(rows)
-            return summary
-        return self._run(product_ids)
+    def run(self):
+        """Push the due products; return a summary line."""
+        rows = self.due_rows()
+        summary = self._run(sorted(set(rows.values())))
+        self.release(rows)
+        return summary
 
     def _run(self, product_ids):
         levels = self.backend._ensure_stock_levels(product_ids)

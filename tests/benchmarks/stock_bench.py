@@ -396,10 +396,12 @@ class StockBench:
             """,
             (event_mark,),
         )[0]
+        # pushes due later (a drift correction, a held raise) are queued one
+        # job per 10-second slot, identity key "...-at-<slot end>"
         corrective = self.stack.sql(
             "SELECT COUNT(*) FROM queue_job WHERE id > %s "
-            "AND method_name = '_job_push_stock_products'",
-            (job_mark,),
+            "AND method_name = '_job_push_stock' AND identity_key LIKE %s",
+            (job_mark, "marketplace-push-stock-%-at-%"),
         )[0][0]
         jobs = self.stack.sql(
             """
