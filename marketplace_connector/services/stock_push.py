@@ -124,7 +124,7 @@ class StockPusher:
                 )
                 continue
             level.ats_quantity = quantity
-            if not self._hold(level, level.last_confirmed_quantity):
+            if not self._hold(level):
                 todo |= level
         batch_size = self.adapter.stock_batch_size
         for start in range(0, len(todo), batch_size):
@@ -142,12 +142,15 @@ class StockPusher:
             )
         )
 
-    def _hold(self, level, channel_quantity):
+    def _hold(self, level):
         """Whether to hold the push of ``level``: raising a channel above
-        what it shows while sold orders wait to be imported would offer
-        again units already sold (Odoo does not know those sales yet); it
-        is tried again a little later. Decreases are never held."""
-        if not level.has_confirmed_quantity or level.ats_quantity <= channel_quantity:
+        what it last showed us while sold orders wait to be imported would
+        offer again units already sold (Odoo does not know those sales
+        yet); it is tried again a little later. Decreases are never held."""
+        if (
+            not level.has_confirmed_quantity
+            or level.ats_quantity <= level.last_confirmed_quantity
+        ):
             return False
         if self._backlog is None:
             self._backlog = self._orders_waiting()
@@ -228,7 +231,7 @@ class StockPusher:
                     }
                 )
                 # the channel sold meanwhile: our figure may now be a raise
-                if not self._hold(level, level.last_confirmed_quantity):
+                if not self._hold(level):
                     levels |= level
             if not levels:
                 return
