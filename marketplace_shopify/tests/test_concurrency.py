@@ -38,6 +38,13 @@ class RealTransactionCase(TransactionCase):
         cls.addClassCleanup(cls._delete_committed_data)
 
     @classmethod
+    def start_simulator(cls, access_token):
+        """A simulated shop of the class's own, stopped after its tests."""
+        cls.sim = ShopifySimulator(shop_domain=SHOP, access_token=access_token)
+        cls.sim.start()
+        cls.addClassCleanup(cls.sim.stop)
+
+    @classmethod
     @contextmanager
     def real_env(cls):
         """A real transaction of its own, committed on success."""
@@ -96,9 +103,7 @@ class TestConcurrency(RealTransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.sim = ShopifySimulator(shop_domain=SHOP, access_token="shpat_concurrency")
-        cls.sim.start()
-        cls.addClassCleanup(cls.sim.stop)
+        cls.start_simulator("shpat_concurrency")
         cls.sim.add_product(sku="CONC-SKU", price="10.00", inventory=10)
         with cls.real_env() as env:
             env["product.product"].create(
@@ -228,9 +233,7 @@ class TestLastUnitRace(RealTransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.sim = ShopifySimulator(shop_domain=SHOP, access_token="shpat_race")
-        cls.sim.start()
-        cls.addClassCleanup(cls.sim.stop)
+        cls.start_simulator("shpat_race")
         cls.skus = [f"RACE-{index:03d}" for index in range(cls.ROUNDS)]
         for sku in cls.skus:
             cls.sim.add_product(sku=sku, price="5.00", inventory=1)
@@ -337,9 +340,7 @@ class TestChangeDuringPush(RealTransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.sim = ShopifySimulator(shop_domain=SHOP, access_token="shpat_push_race")
-        cls.sim.start()
-        cls.addClassCleanup(cls.sim.stop)
+        cls.start_simulator("shpat_push_race")
         with cls.real_env() as env:
             product = env["product.product"].create(
                 {
