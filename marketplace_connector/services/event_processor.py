@@ -70,11 +70,32 @@ class EventProcessor:
         )
         if not binding:
             return "ignored", f"Inventory item {item} is not bound to a product", None
-        level = self.backend._ensure_stock_levels(binding.product_id.ids).filtered(
-            lambda lvl: (
-                lvl.channel_location_id == channel_location
-                and lvl.binding_id == binding
+        level = self.env["marketplace.stock.level"].search(
+            [
+                ("binding_id", "=", binding.id),
+                ("channel_location_id", "=", channel_location.id),
+            ],
+            limit=1,
+        )
+        if not level:
+            # never pushed, or the first push is creating the level right
+            # now: not ours to create (that insert would wait for the push's
+            # call to the channel); a push settles it
+            self.env["marketplace.stock.dirty"]._mark_later(
+                self.backend, binding.product_id.ids, DRIFT_CORRECTION_DELAY
             )
+            return (
+                "done",
+                f"Channel shows {quantity} before our first push: push queued",
+                None,
+            )
+        # a push holding the level has written to the channel and not yet
+        # recorded it: this report may be its echo; judge it once the push
+        # has committed (lock contention: the job is retried shortly)
+        self.env.cr.execute(
+            "SELECT id FROM marketplace_stock_level WHERE id = %s FOR UPDATE NOWAIT",
+            (level.id,),
+            log_exceptions=False,
         )
         if (
             level.has_confirmed_quantity and quantity == level.last_confirmed_quantity

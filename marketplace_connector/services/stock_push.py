@@ -172,7 +172,21 @@ class StockPusher:
         )
         return self.env.cr.fetchone()[0]
 
+    def _lock(self, levels):
+        """Lock the levels about to be written, before the call: the
+        channel reports our write back at once (``inventory_levels/update``),
+        and the job judging that report must wait until this one has
+        recorded the write, or it takes our own write for drift. A level
+        changed since this job's snapshot fails here, before any call."""
+        levels.flush_recordset()
+        self.env.cr.execute(
+            "SELECT id FROM marketplace_stock_level WHERE id = ANY(%s) "
+            "ORDER BY id FOR UPDATE",
+            (levels.ids,),
+        )
+
     def _push(self, levels):
+        self._lock(levels)
         for _round in range(MAX_STALE_ROUNDS):
             writes = {
                 (

@@ -13,7 +13,7 @@ import threading
 import time
 from contextlib import closing, contextmanager
 
-from odoo import SUPERUSER_ID, api, sql_db
+from odoo import SUPERUSER_ID, Command, api, sql_db
 from odoo.tests.common import TransactionCase, tagged
 
 from odoo.addons.marketplace_connector.lib.errors import RetryableError
@@ -443,3 +443,153 @@ class TestChangeDuringPush(RealTransactionCase):
             pusher = StockPusher(job_env["marketplace.backend"].browse(self.backend_id))
             pusher.release(pusher.due_rows())
         self.assertEqual(self.queued(), 0)
+
+
+@tagged("post_install", "-at_install")
+class TestEchoDuringPush(RealTransactionCase):
+    """A channel reports our write back while the push that made it has not
+    committed yet: the report must wait for that push, then be an echo --
+    not drift that triggers a corrective push, nor a conflict that makes
+    the push fail and write again."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.start_simulator("shpat_echo_race")
+        cls.variant = cls.sim.add_product(sku="ECHO-SKU", price="5.00", inventory=0)
+        with cls.real_env() as env:
+            stock = env["stock.warehouse"].search([], limit=1).lot_stock_id
+            product = env["product.product"].create(
+                {
+                    "name": "Echo race product",
+                    "default_code": "ECHO-SKU",
+                    "type": "consu",
+                    "is_storable": True,
+                }
+            )
+            backend = cls.create_backend(
+                env,
+                cls.sim,
+                "Echo race backend",
+                access_token="shpat_echo_race",
+                stock_push_delay=0,
+                channel_location_ids=[
+                    Command.create(
+                        {
+                            "name": "Echo race location",
+                            "external_id": str(cls.sim.location_id),
+                            "location_id": stock.id,
+                        }
+                    )
+                ],
+            )
+            env["marketplace.product.binding"].create(
+                {
+                    "backend_id": backend.id,
+                    "product_id": product.id,
+                    "external_id": str(cls.variant["variant_id"]),
+                    "sku": "ECHO-SKU",
+                    "inventory_item_id": str(cls.variant["inventory_item_id"]),
+                }
+            )
+            env["stock.quant"]._update_available_quantity(product, stock, 10)
+            cls.backend_id, cls.product_id = backend.id, product.id
+        cls.addClassCleanup(cls._delete_stock_data)
+
+    @classmethod
+    def _delete_stock_data(cls):
+        with cls.real_env() as env:
+            env["queue.job"].search(
+                [("func_string", "like", f"marketplace.backend({cls.backend_id},)")]
+            ).unlink()
+            env["marketplace.stock.dirty"].search(
+                [("backend_id", "=", cls.backend_id)]
+            ).unlink()
+            env["marketplace.stock.level"].search(
+                [("backend_id", "=", cls.backend_id)]
+            ).unlink()
+            env["marketplace.product.binding"].search(
+                [("backend_id", "=", cls.backend_id)]
+            ).unlink()
+
+    def report(self, available):
+        """The channel's ``inventory_levels/update``, stored."""
+        with self.real_env() as env:
+            return (
+                env["marketplace.event"]
+                .create(
+                    {
+                        "backend_id": self.backend_id,
+                        "company_id": env.company.id,
+                        "topic": "inventory_levels/update",
+                        "dedupe_key": f"echo-race-{available}-{time.monotonic()}",
+                        "resource_type": "inventory_level",
+                        "payload": {
+                            "inventory_item_id": self.variant["inventory_item_id"],
+                            "location_id": self.sim.location_id,
+                            "available": available,
+                        },
+                    }
+                )
+                .id
+            )
+
+    def process(self, event_id):
+        """Run the event's job in a transaction of its own: its result, or
+        the retryable error it raised."""
+        try:
+            with self.real_env() as env:
+                event = env["marketplace.event"].browse(event_id)
+                event._job_process()
+                return event.state, event.result
+        except RetryableJobError as err:
+            return "retry", str(err)
+
+    def test_echo_arriving_before_the_push_commits_is_not_drift(self):
+        with self.real_env() as env:  # the first push: the level exists
+            StockPusher(env["marketplace.backend"].browse(self.backend_id)).run()
+        with self.real_env() as env:  # a sale in Odoo
+            product = env["product.product"].browse(self.product_id)
+            env["stock.quant"]._update_available_quantity(
+                product, env["stock.warehouse"].search([], limit=1).lot_stock_id, -3
+            )
+        outcomes = []
+        setter = self.sim.inventory_setter
+        test = self
+
+        class EchoAtOnce:
+            """The channel applies the write and reports it at once, while
+            the pushing transaction is still open."""
+
+            def set_quantities(self, data, version, idempotency_key):
+                result = setter.set_quantities(data, version, idempotency_key)
+                for level in result.changed_levels:
+                    event_id = test.report(level.available)
+                    outcomes.append((event_id, test.process(event_id)))
+                return result
+
+        self.sim.inventory_setter = EchoAtOnce()
+        self.addCleanup(setattr, self.sim, "inventory_setter", setter)
+        with self.real_env() as job_env:  # the push job's transaction
+            summary = StockPusher(
+                job_env["marketplace.backend"].browse(self.backend_id)
+            ).run()
+        self.assertEqual(len(outcomes), 1, summary)
+        event_id, (state, message) = outcomes[0]
+        self.assertEqual(state, "retry", f"judged before the push committed: {message}")
+        # the job's retry, after the push committed
+        state, message = self.process(event_id)
+        self.assertEqual(state, "ignored", message)
+        self.assertTrue(message.startswith("Echo"), message)
+        with self.real_env() as env:
+            level = env["marketplace.stock.level"].search(
+                [("backend_id", "=", self.backend_id)]
+            )
+            self.assertEqual(level.state, "synced")
+            self.assertEqual(level.drift_count, 0)
+            self.assertFalse(
+                env["marketplace.stock.dirty"].search(
+                    [("backend_id", "=", self.backend_id)]
+                ),
+                "no corrective push queued",
+            )
