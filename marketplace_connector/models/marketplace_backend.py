@@ -14,10 +14,11 @@ import math
 import os
 import secrets
 import time
+from contextlib import closing
 
 import psycopg2
 
-from odoo import _, api, fields, models, tools
+from odoo import _, api, fields, models, sql_db, tools
 from odoo.exceptions import UserError, ValidationError
 
 from odoo.addons.queue_job.exception import RetryableJobError
@@ -536,15 +537,42 @@ class MarketplaceBackend(models.Model):
                 )
                 delay = max(0, slot_end - now) + 1  # clocks differ a little
                 slot = f"at-{slot_end}"
+            identity_key = f"marketplace-push-stock-{backend.id}-{slot}"
             backend._enqueue_each(
                 "_job_push_stock",
                 "Push stock to",
                 PUSH_PRIORITY_DECREMENT if decrement else PUSH_PRIORITY_INCREMENT,
                 eta=datetime.timedelta(seconds=delay),
-                identity_key=f"marketplace-push-stock-{backend.id}-{slot}"
-                if coalesce
+                identity_key=identity_key
+                if coalesce and not backend._push_job_ran_meanwhile(identity_key)
                 else None,
             )
+
+    def _push_job_ran_meanwhile(self, identity_key):
+        """Whether the push job with this key that this transaction sees
+        waiting has in fact started since: a long transaction (an inventory
+        adjustment) sees the job as it was when it began, and would count on
+        a job that has run without the rows it is about to commit. Asked on
+        a connection of its own, only when this transaction's snapshot shows
+        a job waiting; a job that connection cannot see was queued by this
+        very transaction, and waits."""
+        self.env["queue.job"].flush_model(["identity_key", "state"])
+        self.env.cr.execute(
+            "SELECT uuid FROM queue_job WHERE identity_key = %s "
+            "AND state IN ('pending', 'enqueued')",
+            (identity_key,),
+        )
+        waiting = [row[0] for row in self.env.cr.fetchall()]
+        if not waiting:
+            return False
+        with closing(sql_db.db_connect(self.env.cr.dbname).cursor()) as cr:
+            cr.execute(
+                "SELECT uuid FROM queue_job WHERE uuid = ANY(%s) "
+                "AND state NOT IN ('pending', 'enqueued')",
+                (waiting,),
+            )
+            moved_on = {row[0] for row in cr.fetchall()}
+        return all(uuid in moved_on for uuid in waiting)
 
     def _job_push_stock(self):
         self.ensure_one()

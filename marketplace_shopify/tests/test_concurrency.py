@@ -436,6 +436,29 @@ class TestChangeDuringPush(RealTransactionCase):
             adjustment["marketplace.stock.dirty"]._mark([self.product_id], True)
         self.assertEqual(self.queued(), 1)
 
+    def test_long_transaction_queues_a_push_when_the_waiting_one_has_run(self):
+        # an inventory adjustment began while a push job waited; that job
+        # has run (without the adjustment's rows) by the time the adjustment
+        # commits: the adjustment must queue a push of its own
+        self.mark()
+        self.assertEqual(self.push_jobs(), 1)
+        with self.real_env() as adjustment:
+            adjustment.cr.execute("SELECT count(*) FROM queue_job")  # snapshot
+            with self.real_env() as job_env:
+                pusher = StockPusher(
+                    job_env["marketplace.backend"].browse(self.backend_id)
+                )
+                pusher.release(pusher.due_rows())
+                job_env["queue.job"].search(
+                    [
+                        ("func_string", "like", f"({self.backend_id},)"),
+                        ("method_name", "=", "_job_push_stock"),
+                    ]
+                ).write({"state": "done"})
+            adjustment["marketplace.stock.dirty"]._mark([self.product_id], False)
+        self.assertEqual(self.queued(), 1)
+        self.assertEqual(self.push_jobs(), 1, "the adjustment's change has a push")
+
     def test_push_without_change_meanwhile_empties_the_queue(self):
         for _change in range(3):
             self.mark()
