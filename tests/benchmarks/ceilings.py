@@ -9,6 +9,13 @@ intake itself at its maximum rate, on the same server configuration.
   cookie) on the same Odoo and workers, under ``wrk`` when it is installed and
   under this module's threaded Python client (the client the intake is
   measured with, so that ratio compares like with like).
+* :func:`processing_floor` -- the ceiling of order *processing*: Odoo's own
+  ``sale.order.create`` + ``action_confirm`` (sale_stock's procurement and
+  reservation included) for copies of orders the run imported, same
+  customers, products, prices and taxes, with the import's context flags, no
+  connector code; each order in its own transaction, rolled back so the run's
+  stock is untouched; in 1 and 2 processes (one per core), each with its own
+  registry.
 * :func:`intake_max_rate` -- signed ``orders/updated`` deliveries POSTed as
   fast as the same Python client goes, each a *new* event (an older state of
   an order of the run: stored with its job, later ignored by the import), for
@@ -52,6 +59,22 @@ def _percentile(values, fraction):
     ordered = sorted(values)
     index = max(0, min(len(ordered) - 1, round(fraction * len(ordered) + 0.5) - 1))
     return ordered[index]
+
+
+def _in_processes(context, count, target, args, spare_seconds):
+    """Run ``target(*args, queue)`` in ``count`` processes at once; the sum
+    of what they put on the queue."""
+    queue = context.Queue()
+    processes = [
+        context.Process(target=target, args=(*args, queue)) for _index in range(count)
+    ]
+    for process in processes:
+        process.start()
+    seconds = args[-1]
+    total = sum(queue.get(timeout=seconds + spare_seconds) for _p in processes)
+    for process in processes:
+        process.join()
+    return total
 
 
 # (a) the bare loop
@@ -109,21 +132,81 @@ def bare_loop(stack, payloads, secret, connections=(1, 4), seconds=4.0):
     result = {}
     try:
         for count in connections:
-            queue = context.Queue()
-            processes = [
-                context.Process(
-                    target=_bare_worker, args=(dsn, bodies, secret, seconds, queue)
-                )
-                for _index in range(count)
-            ]
-            for process in processes:
-                process.start()
-            total = sum(queue.get(timeout=seconds + 60) for _process in processes)
-            for process in processes:
-                process.join()
+            total = _in_processes(
+                context, count, _bare_worker, (dsn, bodies, secret, seconds), 60
+            )
             result[str(count)] = round(total / seconds, 1)
     finally:
         stack.sql(f"DROP TABLE IF EXISTS {SCRATCH_TABLE}")
+    return result
+
+
+# (c) the processing floor
+
+
+def _floor_worker(config, database, order_ids, seconds, queue):
+    import odoo
+    from odoo import SUPERUSER_ID, Command, api
+
+    odoo.tools.config.parse_config(["-c", config, "-d", database])
+    registry = odoo.modules.registry.Registry(database)
+    context = {
+        "tracking_disable": True,
+        "mail_create_nolog": True,
+        "mail_create_nosubscribe": True,
+    }
+
+    def copy_of(env, order):
+        return {
+            "partner_id": order.partner_id.id,
+            "partner_invoice_id": order.partner_invoice_id.id,
+            "partner_shipping_id": order.partner_shipping_id.id,
+            "pricelist_id": order.pricelist_id.id,
+            "warehouse_id": order.warehouse_id.id,
+            "client_order_ref": order.client_order_ref,
+            "order_line": [
+                Command.create(
+                    {
+                        "product_id": line.product_id.id,
+                        "name": line.name,
+                        "product_uom_qty": line.product_uom_qty,
+                        "price_unit": line.price_unit,
+                        "tax_id": [Command.set(line.tax_id.ids)],
+                    }
+                )
+                for line in order.order_line
+            ],
+        }
+
+    def one(index):
+        with registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, context)
+            order = env["sale.order"].browse(order_ids[index % len(order_ids)])
+            sale = env["sale.order"].create(copy_of(env, order))
+            sale.action_confirm()
+            env.flush_all()
+            cr.rollback()
+
+    for index in range(3):  # warm the caches, as a running worker has them
+        one(index)
+    count, deadline = 0, time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        one(count)
+        count += 1
+    queue.put(count)
+
+
+def processing_floor(stack, order_ids, processes=(1, 2), seconds=10.0):
+    """Orders per second Odoo itself creates and confirms, per process count.
+
+    :return: ``{"1": rate, "2": rate}``
+    """
+    context = multiprocessing.get_context("spawn")
+    result = {}
+    for count in processes:
+        args = (stack.config, stack.database, order_ids, seconds)
+        total = _in_processes(context, count, _floor_worker, args, 300)
+        result[str(count)] = round(total / seconds, 1)
     return result
 
 

@@ -1264,6 +1264,19 @@ class FlashSale:
             stack, store, payloads, connections=connections, seconds=10.0
         )
         self.mark("intake max rate", json.dumps(result["intake_max_rate"]))
+        stack.wait_until_drained(timeout=self.options.drain_timeout)
+        imported = [
+            row[0]
+            for row in stack.sql(
+                "SELECT order_id FROM marketplace_order_binding "
+                "WHERE order_id IS NOT NULL ORDER BY id LIMIT 200"
+            )
+        ]
+        try:
+            result["processing_floor"] = ceilings.processing_floor(stack, imported)
+        except Exception as err:  # a ceiling must not cost the run's report
+            result["processing_floor"] = {"error": repr(err)}
+        self.mark("processing floor", json.dumps(result["processing_floor"]))
         intake = result["intake_max_rate"]["requests_per_s"]
         result["ratios"] = {
             name: round(intake / value, 2) if value else None
@@ -1459,6 +1472,12 @@ def parse_args(argv):
     parser.add_argument("--buffer", dest="buffer_units", type=int, default=2)
     parser.add_argument("--database", default=DATABASE)
     parser.add_argument(
+        "--drain-timeout",
+        type=float,
+        help="seconds to wait for the queues to drain (default: 1,800, or "
+        "0.5 s per order when that is longer)",
+    )
+    parser.add_argument(
         "--profile",
         dest="profile_path",
         help="py-spy the Odoo workers for 30 s during the sale; summary to "
@@ -1483,6 +1502,7 @@ def parse_args(argv):
         buffer_units=args.buffer_units,
         database=args.database,
         profile_path=args.profile_path,
+        drain_timeout=args.drain_timeout or max(1800.0, 0.5 * args.orders),
     )
 
 

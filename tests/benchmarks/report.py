@@ -264,6 +264,19 @@ def table(results):
             f"{_fmt(ratios.get('to_bare_loop_1'))} / "
             f"{_fmt(ratios.get('to_bare_loop_4'))}",
         )
+        processing_floor = ceilings.get("processing_floor")
+        if processing_floor and "error" in processing_floor:
+            row("Odoo create+confirm (processing floor)", processing_floor["error"])
+        elif processing_floor:
+            row(
+                "Odoo create+confirm (processing floor)",
+                f"{_fmt(processing_floor.get('1'))}/s in 1 process, "
+                f"{_fmt(processing_floor.get('2'))}/s in 2",
+            )
+            sustained = (results.get("processing") or {}).get("sustained_orders_per_s")
+            best = max(processing_floor.values(), default=None)
+            if sustained and best:
+                row("processing / floor", _fmt(round(sustained / best, 2)))
 
     verdict = results.get("verdict", {})
     section("Verdict")

@@ -56,7 +56,8 @@ BURST_STOCK = 1000
 BURST_STEP = -2  # two units a change: each change moves each half by one
 TARGETS = {
     "propagation_p95_s": 2.0,
-    "writes_per_changed_sku": 1.1,
+    # the "channel calls per changed SKU under a burst"
+    "calls_per_changed_sku": 1.1,
     "reconcile_odoo_s": 60.0,
 }
 
@@ -671,7 +672,7 @@ class StockBench:
             "safety_net": self.safety_net.since(net_mark),
             "side_effects": self._side_effects(marks),
             "stores": {},
-            "target_writes_per_changed_sku": TARGETS["writes_per_changed_sku"],
+            "target_calls_per_changed_sku": TARGETS["calls_per_changed_sku"],
         }
         met = True
         for name, store in stack.stores.items():
@@ -714,8 +715,7 @@ class StockBench:
                 "skus_not_at_final_quantity": wrong,
             }
             figures["met"] = (
-                figures["quantities_sent_per_changed_sku"]
-                <= TARGETS["writes_per_changed_sku"]
+                figures["calls_per_changed_sku"] <= TARGETS["calls_per_changed_sku"]
                 and figures["throttled"] == 0
                 and wrong == 0
             )
@@ -1119,14 +1119,16 @@ def render(results, command):
         )
         for name, store in burst["stores"].items():
             row(
-                f"  store {name}: quantities written per changed SKU",
-                store["quantities_sent_per_changed_sku"],
+                f"  store {name}: inventorySetQuantities calls per changed SKU",
+                f"{store['calls_per_changed_sku']} ({store['set_quantities_calls']})",
                 "<= 1.1",
                 store["met"],
             )
+            # one per debounce window the SKU's changes fell in, plus the
+            # re-sends of calls refused as stale
             row(
-                f"  store {name}: inventorySetQuantities calls (per SKU)",
-                f"{store['set_quantities_calls']} ({store['calls_per_changed_sku']})",
+                f"  store {name}: quantities written per changed SKU",
+                store["quantities_sent_per_changed_sku"],
             )
             row(
                 f"  store {name}: applied per SKU, max for one SKU",
@@ -1234,10 +1236,10 @@ def parse_args(argv=None):
     parser.add_argument("--rate", type=float, default=2.0, help="orders per second")
     parser.add_argument(
         "--delays",
-        default="2,1,0",
+        default="1,0",
         type=_integers,
         help="stock_push_delay values to measure propagation with (the first "
-        "should be the default, 2)",
+        "should be the backend's default, 1)",
     )
     parser.add_argument(
         "--timeout",
