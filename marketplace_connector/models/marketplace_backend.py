@@ -21,14 +21,12 @@ import psycopg2
 from odoo import _, api, fields, models, sql_db, tools
 from odoo.exceptions import UserError, ValidationError
 
-from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.queue_job.job import identity_exact
 
 from ..lib.adapter import BackendConfig, get_adapter_class
 from ..lib.errors import (
     AuthenticationError,
     MarketplaceError,
-    RetryableError,
     WebhookRejected,
 )
 from ..lib.order import FINANCIAL_STATES
@@ -694,16 +692,17 @@ class MarketplaceBackend(models.Model):
         newest = self.poll_cursor
         seen = created = 0
         try:
-            for inbound in adapter.iter_updated_orders(since):
-                seen += 1
-                if inbox._store_inbound(self, inbound):
-                    created += 1
-                if inbound.external_updated_at and (
-                    not newest or inbound.external_updated_at > newest
-                ):
-                    newest = inbound.external_updated_at
-        except RetryableError as err:
-            raise RetryableJobError(str(err), seconds=err.retry_after) from err
+            # a 429 storm postpones the poll without spending its retries;
+            # timeouts and 5xx spend one
+            with retry_later():
+                for inbound in adapter.iter_updated_orders(since):
+                    seen += 1
+                    if inbox._store_inbound(self, inbound):
+                        created += 1
+                    if inbound.external_updated_at and (
+                        not newest or inbound.external_updated_at > newest
+                    ):
+                        newest = inbound.external_updated_at
         except AuthenticationError as err:
             self._record_poll_error(str(err))
             return f"Poll failed: {err}"

@@ -78,6 +78,21 @@ class TestPolling(ShopifyCase):
         self.assertEqual(len(self.events()), 1)
         self.assertGreater(self.backend.poll_cursor, cursor)
 
+    def test_throttling_storm_postpones_without_spending_retries(self):
+        self.sim.create_order(lines=[("TEE-L", 1)], notify=False)
+        self.sim.faults.throttle_next(count=50, retry_after="0.1")
+        self.backend._enqueue_poll()
+        job = self.env["queue.job"].search([("method_name", "=", "_job_poll_orders")])
+        for _round in range(job.max_retries + 1):
+            self.perform_jobs("_job_poll_orders", rounds=1)
+            if self.sim.stats["throttled"] >= 50:
+                break
+        self.assertEqual(job.state, "pending", "postponed, never failed")
+        self.assertEqual(job.retry, 0, "being throttled spends no retry")
+        self.sim.faults.clear()
+        self.perform_jobs("_job_poll_orders")
+        self.assertEqual(len(self.events()), 1)
+
     def test_webhook_and_poll_of_the_same_state_make_one_event(self):
         payload = self.sim.create_order(lines=[("TEE-L", 1)], notify=False)
         self.assertEqual(self.deliver("orders/create", payload), 200)
