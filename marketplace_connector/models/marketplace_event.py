@@ -26,6 +26,7 @@ from odoo.addons.queue_job.exception import RetryableJobError
 
 from ..lib.errors import PermanentError, RetryableError
 from ..services.event_processor import EventProcessor
+from ..services.job_errors import retry_when_database_returns
 from ..services.job_sql import delay_now
 
 _logger = logging.getLogger(__name__)
@@ -172,6 +173,10 @@ class MarketplaceEvent(models.Model):
     def _job_process(self):
         """Job entry point: hand over to the processor, classify errors."""
         self.ensure_one()
+        with retry_when_database_returns():
+            return self._process_and_record()
+
+    def _process_and_record(self):
         if self.state in ("done", "ignored"):
             return f"Already {self.state}"
         started = time.monotonic()

@@ -4,9 +4,15 @@
 import contextlib
 import math
 
+import psycopg2
+
 from odoo.addons.queue_job.exception import RetryableJobError
 
+from ..lib.database_errors import is_lost_connection
 from ..lib.errors import RateLimitedError, RetryableError
+
+#: a job cut off by a lost database connection runs again this much later
+LOST_CONNECTION_RETRY_SECONDS = 10
 
 
 def retry_seconds(wait):
@@ -23,7 +29,8 @@ def retry_later():
     spend one, so that an outage that lasts ends in a visible failed job.
     """
     try:
-        yield
+        with retry_when_database_returns():
+            yield
     except RateLimitedError as err:
         raise RetryableJobError(
             str(err), seconds=retry_seconds(err.retry_after), ignore_retry=True
@@ -31,4 +38,22 @@ def retry_later():
     except RetryableError as err:
         raise RetryableJobError(
             str(err), seconds=retry_seconds(err.retry_after)
+        ) from err
+
+
+@contextlib.contextmanager
+def retry_when_database_returns():
+    """A job cut off by a database restart or a cut connection runs again
+    a little later (it spends a retry: an outage that lasts ends in a
+    visible failed job) instead of failing at once -- an order event that
+    failed would wait for an operator's Retry."""
+    try:
+        yield
+    except (psycopg2.OperationalError, psycopg2.InterfaceError) as err:
+        if not is_lost_connection(err):
+            raise
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise RetryableJobError(
+            f"Database connection lost ({reason}): retrying",
+            seconds=LOST_CONNECTION_RETRY_SECONDS,
         ) from err

@@ -7,11 +7,14 @@ proves nothing), so they work on a backend of their own and delete what they
 created at the end.
 """
 
+import contextlib
 import json
 import random
 import threading
 import time
 from contextlib import closing, contextmanager
+
+import psycopg2
 
 from odoo import SUPERUSER_ID, Command, api, sql_db
 from odoo.tests.common import TransactionCase, tagged
@@ -220,6 +223,48 @@ class TestConcurrency(RealTransactionCase):
             )
             states = sorted(env["marketplace.event"].browse(event_ids).mapped("state"))
             self.assertIn(states, (["done", "ignored"], ["done", "done"]))
+
+    def test_job_cut_off_by_a_lost_database_connection_is_retried(self):
+        # PostgreSQL restarts (or a connection is cut) while an order is
+        # imported: the job must come back later, not fail -- a failed order
+        # event would wait for an operator
+        payload = self.sim.create_order(lines=[("CONC-SKU", 1)], notify=False)
+        with self.real_env() as env:
+            backend = env["marketplace.backend"].browse(self.backend_id)
+            inbound = order_event(payload, "orders/create", "webhook")
+            event_id = env["marketplace.event"]._store_inbound(backend, inbound).id
+        self.set_import_latency(1500)
+        self.addCleanup(self.set_import_latency, 0)
+        cr = sql_db.db_connect(self.dbname).cursor()
+        try:
+            cr.execute("SELECT pg_backend_pid()")
+            pid = cr.fetchone()[0]
+
+            def cut():
+                time.sleep(0.5)  # the job is importing (sleeping in it)
+                with closing(sql_db.db_connect(self.dbname).cursor()) as other:
+                    other.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+            cutter = threading.Thread(target=cut)
+            cutter.start()
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            with self.assertRaises(RetryableJobError) as caught:
+                env["marketplace.event"].browse(event_id)._job_process()
+            cutter.join()
+            self.assertIn("Database connection lost", str(caught.exception))
+        finally:
+            with contextlib.suppress(psycopg2.Error):
+                cr.close()
+        with self.real_env() as env:
+            event = env["marketplace.event"].browse(event_id)
+            self.assertEqual(event.state, "queued", "neither failed nor dead")
+            self.assertFalse(event.sale_order_id)
+
+    def set_import_latency(self, milliseconds):
+        with self.real_env() as env:
+            env["ir.config_parameter"].set_param(
+                "marketplace_connector.simulated_import_latency_ms", str(milliseconds)
+            )
 
 
 @tagged("post_install", "-at_install")
