@@ -697,7 +697,7 @@ class MarketplaceBackend(models.Model):
             with retry_later():
                 for inbound in adapter.iter_updated_orders(since):
                     seen += 1
-                    if inbox._store_inbound(self, inbound):
+                    if self._store_polled(inbox, inbound):
                         created += 1
                     if inbound.external_updated_at and (
                         not newest or inbound.external_updated_at > newest
@@ -717,6 +717,19 @@ class MarketplaceBackend(models.Model):
             "Polled %s: %d orders seen, %d new events", self.name, seen, created
         )
         return f"{seen} orders seen, {created} new events"
+
+    def _store_polled(self, inbox, inbound):
+        """Store a polled order state unless the inbox has it. A poll is a
+        long transaction (many pages): a webhook that stored the same state
+        after the poll began is invisible to it, and the insert then fails to
+        serialise instead of finding the duplicate -- which it is. Without
+        this, a poll during a flash sale failed again and again, reading
+        every page each time."""
+        try:
+            with self.env.cr.savepoint(flush=False):
+                return inbox._store_inbound(self, inbound)
+        except psycopg2.errors.SerializationFailure:
+            return inbox.browse()
 
     def _poll_since(self):
         if self.poll_cursor:

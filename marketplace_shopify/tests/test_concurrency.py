@@ -117,7 +117,11 @@ class TestConcurrency(RealTransactionCase):
                 }
             )
             backend = cls.create_backend(
-                env, cls.sim, "Concurrency backend", auto_confirm=False
+                env,
+                cls.sim,
+                "Concurrency backend",
+                auto_confirm=False,
+                access_token="shpat_concurrency",
             )
             cls.backend_id = backend.id
 
@@ -259,6 +263,30 @@ class TestConcurrency(RealTransactionCase):
             event = env["marketplace.event"].browse(event_id)
             self.assertEqual(event.state, "queued", "neither failed nor dead")
             self.assertFalse(event.sale_order_id)
+
+    def test_poll_finds_a_state_a_webhook_stored_after_it_began(self):
+        payload = self.sim.create_order(lines=[("CONC-SKU", 1)], notify=False)
+        with self.real_env() as poll_env:  # the poll job's transaction
+            poll_env.cr.execute("SELECT count(*) FROM marketplace_event")  # snapshot
+            with self.real_env() as env:  # the webhook, meanwhile
+                backend = env["marketplace.backend"].browse(self.backend_id)
+                inbound = order_event(payload, "orders/create", "webhook")
+                self.assertTrue(
+                    env["marketplace.event"]._store_inbound(backend, inbound)
+                )
+            backend = poll_env["marketplace.backend"].browse(self.backend_id)
+            backend.poll_cursor = False
+            result = backend._job_poll_orders()
+        self.assertIn("0 new events", result)
+        with self.real_env() as env:
+            events = env["marketplace.event"].search(
+                [
+                    ("backend_id", "=", self.backend_id),
+                    ("external_id", "=", str(payload["id"])),
+                ]
+            )
+            self.assertEqual(len(events), 1)
+            self.assertEqual(events.source, "webhook")
 
     def set_import_latency(self, milliseconds):
         with self.real_env() as env:
