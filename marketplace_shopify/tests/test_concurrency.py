@@ -83,6 +83,15 @@ class RealTransactionCase(TransactionCase):
         return backend
 
     @classmethod
+    def _delete_backend_jobs(cls):
+        """The jobs queued for the class's backend (``cls.backend_id``):
+        pushes, reconciliations, polls."""
+        with cls.real_env() as env:
+            env["queue.job"].search(
+                [("func_string", "like", f"marketplace.backend({cls.backend_id},)")]
+            ).unlink()
+
+    @classmethod
     def _delete_committed_data(cls):
         with cls.real_env() as env:
             domain = [("backend_id", "in", cls.backend_ids)]
@@ -435,18 +444,11 @@ class TestChangeDuringPush(RealTransactionCase):
                 }
             )
             cls.backend_id, cls.product_id = backend.id, product.id
-        cls.addClassCleanup(cls._delete_push_jobs)
-
-    @classmethod
-    def _delete_push_jobs(cls):
-        with cls.real_env() as env:
-            env["queue.job"].search(
-                [("func_string", "like", f"marketplace.backend({cls.backend_id},)")]
-            ).unlink()
+        cls.addClassCleanup(cls._delete_backend_jobs)
 
     def setUp(self):
         super().setUp()
-        self._delete_push_jobs()
+        self._delete_backend_jobs()
         with self.real_env() as env:
             env["marketplace.stock.dirty"].search(
                 [("backend_id", "=", self.backend_id)]
@@ -594,10 +596,8 @@ class TestEchoDuringPush(RealTransactionCase):
 
     @classmethod
     def _delete_stock_data(cls):
+        cls._delete_backend_jobs()
         with cls.real_env() as env:
-            env["queue.job"].search(
-                [("func_string", "like", f"marketplace.backend({cls.backend_id},)")]
-            ).unlink()
             env["marketplace.stock.dirty"].search(
                 [("backend_id", "=", cls.backend_id)]
             ).unlink()
