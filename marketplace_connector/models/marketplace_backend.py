@@ -32,6 +32,7 @@ from ..lib.errors import (
 from ..lib.order import FINANCIAL_STATES
 from ..lib.secrets_box import CONFIG_OPTION, ENV_VARIABLE, SecretBox
 from ..services.job_errors import retry_later
+from ..services.job_sql import delay_now
 from ..services.stock_push import StockPusher
 from ..services.stock_reconciliation import StockReconciler
 from .marketplace_event import CONCURRENCY_ERRORS
@@ -516,14 +517,12 @@ class MarketplaceBackend(models.Model):
             )
             getattr(delayed, method)()
 
-    def _enqueue_stock_push(self, decrement=False, eta=None, coalesce=True):
-        """A push job for each backend, unless one is already waiting: a
-        waiting job has not taken its snapshot yet and will see the rows
-        queued now (a row committed after a push's snapshot is caught by
-        that push's ``release``). Decreases have a job of their own at a
-        higher priority; pushes due later (``eta``) one per 10-second slot,
-        run at the slot's end. ``coalesce=False``: a job in any case (the
-        caller's snapshot may show as waiting a job that has since run)."""
+    def _enqueue_stock_push(self, decrement=False, eta=None):
+        """A push job for each backend, unless one will start after this
+        transaction commits (and so see the rows it queued): one waiting job
+        per backend and slot, however many transactions queue rows.
+        Decreases have a job of their own at a higher priority; pushes due
+        later (``eta``) one per 10-second slot, run at the slot's end."""
         now = time.time()
         for backend in self:
             if eta is None:
@@ -536,41 +535,49 @@ class MarketplaceBackend(models.Model):
                 delay = max(0, slot_end - now) + 1  # clocks differ a little
                 slot = f"at-{slot_end}"
             identity_key = f"marketplace-push-stock-{backend.id}-{slot}"
-            backend._enqueue_each(
-                "_job_push_stock",
-                "Push stock to",
-                PUSH_PRIORITY_DECREMENT if decrement else PUSH_PRIORITY_INCREMENT,
+            if backend._push_job_waiting(identity_key):
+                continue
+            # queue_job's own identity check would look with this
+            # transaction's snapshot: the check above is the one that counts
+            delay_now(
+                backend._job_push_stock,
+                identity_key=identity_key,
+                priority=PUSH_PRIORITY_DECREMENT
+                if decrement
+                else PUSH_PRIORITY_INCREMENT,
                 eta=datetime.timedelta(seconds=delay),
-                identity_key=identity_key
-                if coalesce and not backend._push_job_ran_meanwhile(identity_key)
-                else None,
+                description=f"Push stock to {backend.name}",
             )
 
-    def _push_job_ran_meanwhile(self, identity_key):
-        """Whether the push job with this key that this transaction sees
-        waiting has in fact started since: a long transaction (an inventory
-        adjustment) sees the job as it was when it began, and would count on
-        a job that has run without the rows it is about to commit. Asked on
-        a connection of its own, only when this transaction's snapshot shows
-        a job waiting; a job that connection cannot see was queued by this
-        very transaction, and waits."""
+    def _push_job_waiting(self, identity_key):
+        """Whether a push job with this key has yet to start, as the
+        database is now -- not as this transaction's snapshot shows it.
+
+        A long transaction (an inventory adjustment, an import while pushes
+        run) sees as waiting a job that has started since, without the rows
+        about to be committed; and it cannot see a job that another
+        transaction queued since, which would do. So the jobs are asked on a
+        connection of their own; a job only this transaction sees was queued
+        by this very transaction, and waits. A push that finds rows committed
+        after its snapshot (``StockPusher.release``) asks the same.
+        """
         self.env["queue.job"].flush_model(["identity_key", "state"])
         self.env.cr.execute(
             "SELECT uuid FROM queue_job WHERE identity_key = %s "
             "AND state IN ('pending', 'enqueued')",
             (identity_key,),
         )
-        waiting = [row[0] for row in self.env.cr.fetchall()]
-        if not waiting:
-            return False
+        seen_waiting = [row[0] for row in self.env.cr.fetchall()]
         with closing(sql_db.db_connect(self.env.cr.dbname).cursor()) as cr:
             cr.execute(
-                "SELECT uuid FROM queue_job WHERE uuid = ANY(%s) "
-                "AND state NOT IN ('pending', 'enqueued')",
-                (waiting,),
+                "SELECT uuid, state IN ('pending', 'enqueued') FROM queue_job "
+                "WHERE identity_key = %s "
+                "AND (uuid = ANY(%s) OR state IN ('pending', 'enqueued'))",
+                (identity_key, seen_waiting),
             )
-            moved_on = {row[0] for row in cr.fetchall()}
-        return all(uuid in moved_on for uuid in waiting)
+            waiting_now = dict(cr.fetchall())
+        queued_here = any(uuid not in waiting_now for uuid in seen_waiting)
+        return queued_here or any(waiting_now.values())
 
     def _job_push_stock(self):
         self.ensure_one()

@@ -96,9 +96,9 @@ class StockPusher:
             )
             more = cr.fetchone()
         if more:
-            # not coalesced: this job's snapshot may show as waiting a push
-            # that has run since
-            self.backend._enqueue_stock_push(coalesce=False)
+            # a push that has yet to start will see them: one is queued
+            # unless another transaction queued it already
+            self.backend._enqueue_stock_push()
 
     def run(self):
         """Push the due products; return a summary line."""

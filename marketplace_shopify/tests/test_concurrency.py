@@ -534,6 +534,51 @@ class TestChangeDuringPush(RealTransactionCase):
         self.assertEqual(self.queued(), 1)
         self.assertEqual(self.push_jobs(), 1, "the adjustment's change has a push")
 
+    def run_waiting_push(self):
+        """The push job runs: its rows are pushed, the job is done."""
+        with self.real_env() as job_env:
+            pusher = StockPusher(job_env["marketplace.backend"].browse(self.backend_id))
+            pusher.release(pusher.due_rows())
+            job_env["queue.job"].search(
+                [
+                    ("func_string", "like", f"({self.backend_id},)"),
+                    ("method_name", "=", "_job_push_stock"),
+                ]
+            ).write({"state": "done"})
+
+    def test_transactions_that_saw_a_push_start_share_one_follow_up(self):
+        # two imports took their snapshots while a push job waited; it ran
+        # before they committed: the first queues a push of their rows, the
+        # second finds that one waiting (its snapshot cannot see it)
+        self.mark()
+        with self.real_env() as first, self.real_env() as second:
+            first.cr.execute("SELECT count(*) FROM queue_job")  # snapshots
+            second.cr.execute("SELECT count(*) FROM queue_job")
+            self.run_waiting_push()
+            first["marketplace.stock.dirty"]._mark([self.product_id], True)
+            first.cr.commit()
+            second["marketplace.stock.dirty"]._mark([self.product_id], True)
+        self.assertEqual(self.queued(), 2)
+        self.assertEqual(self.push_jobs(), 1, "one push for both")
+
+    def test_push_finding_later_rows_counts_on_the_push_queued_since(self):
+        self.mark()
+        with self.real_env() as job_env:  # the push job's transaction
+            pusher = StockPusher(job_env["marketplace.backend"].browse(self.backend_id))
+            rows = pusher.due_rows()
+            with self.real_env() as env:  # the push job has started
+                env["queue.job"].search(
+                    [
+                        ("func_string", "like", f"({self.backend_id},)"),
+                        ("method_name", "=", "_job_push_stock"),
+                    ]
+                ).write({"state": "started"})
+            self.mark()  # an import meanwhile queues a change, and a push
+            self.assertEqual(self.push_jobs(), 1)
+            pusher.release(rows)
+        self.assertEqual(self.queued(), 1)
+        self.assertEqual(self.push_jobs(), 1, "the push queued meanwhile will do")
+
     def test_push_without_change_meanwhile_empties_the_queue(self):
         for _change in range(3):
             self.mark()
