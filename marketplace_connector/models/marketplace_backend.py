@@ -15,6 +15,7 @@ import os
 import secrets
 import time
 from contextlib import closing
+from itertools import islice
 
 import psycopg2
 
@@ -49,6 +50,8 @@ MANAGER_GROUP = "marketplace_connector.group_marketplace_manager"
 _INTAKE_ADAPTERS = {}
 INTAKE_ATTEMPTS = 3
 WEBHOOK_ROUTE = "/marketplace/webhook/"
+#: polled states looked up in the inbox at once (one page of Shopify's)
+POLL_CHUNK = 250
 #: the encrypted column behind each plaintext secret field
 SECRET_FIELDS = {
     "access_token": "access_token_encrypted",
@@ -702,14 +705,21 @@ class MarketplaceBackend(models.Model):
             # a 429 storm postpones the poll without spending its retries;
             # timeouts and 5xx spend one
             with retry_later():
-                for inbound in adapter.iter_updated_orders(since):
-                    seen += 1
-                    if self._store_polled(inbox, inbound):
-                        created += 1
-                    if inbound.external_updated_at and (
-                        not newest or inbound.external_updated_at > newest
-                    ):
-                        newest = inbound.external_updated_at
+                polled = adapter.iter_updated_orders(since)
+                for chunk in iter(lambda: list(islice(polled, POLL_CHUNK)), []):
+                    known = inbox._known_dedupe_keys(
+                        self, [inbound.dedupe_key for inbound in chunk]
+                    )
+                    for inbound in chunk:
+                        seen += 1
+                        if inbound.dedupe_key not in known and self._store_polled(
+                            inbox, inbound
+                        ):
+                            created += 1
+                        if inbound.external_updated_at and (
+                            not newest or inbound.external_updated_at > newest
+                        ):
+                            newest = inbound.external_updated_at
         except AuthenticationError as err:
             self._record_poll_error(str(err))
             return f"Poll failed: {err}"

@@ -149,6 +149,18 @@ class MarketplaceEvent(models.Model):
         )
         return event
 
+    @api.model
+    def _known_dedupe_keys(self, backend, dedupe_keys):
+        """The keys among ``dedupe_keys`` already in the inbox (as this
+        transaction sees it), in one query: a poll re-reads every order of
+        its overlap window and mostly finds states the inbox has."""
+        self.env.cr.execute(
+            "SELECT dedupe_key FROM marketplace_event "
+            "WHERE backend_id = %s AND dedupe_key = ANY(%s)",
+            (backend.id, list(dedupe_keys)),
+        )
+        return {row[0] for row in self.env.cr.fetchall()}
+
     def _insert_job(self, job_uuid, description):
         delay_now(
             self._job_process,

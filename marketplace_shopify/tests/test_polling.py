@@ -46,6 +46,19 @@ class TestPolling(ShopifyCase):
         self.assertEqual(len(self.events()), 1)
         self.assertEqual(self.backend.last_poll_error, False)
 
+    def test_states_already_in_the_inbox_cost_one_lookup(self):
+        # during a sale each poll re-reads thousands of orders of its overlap
+        # window: those the inbox has are not inserted again one by one
+        for _order in range(40):
+            self.sim.create_order(lines=[("CAP-RED", 1)], notify=False)
+        self.poll()
+        self.assertEqual(len(self.events()), 40)
+        before = self.env.cr.sql_log_count
+        self.poll()
+        queries = self.env.cr.sql_log_count - before
+        self.assertEqual(len(self.events()), 40)
+        self.assertLess(queries, 40, "not one insert per order seen")
+
     def test_throttling_5xx_and_timeout_are_retried_and_nothing_is_lost(self):
         orders = [
             self.sim.create_order(lines=[("MUG-BLUE", 1)], notify=False)
