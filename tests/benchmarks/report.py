@@ -273,8 +273,15 @@ def table(results):
                 f"{_fmt(processing_floor.get('1'))}/s in 1 process, "
                 f"{_fmt(processing_floor.get('2'))}/s in 2",
             )
+            batched = ceilings.get("processing_floor_batched") or {}
+            if batched and "error" not in batched:
+                row(
+                    f"  {batched.get('orders_per_transaction')} orders per transaction",
+                    f"{_fmt(batched.get('1'))}/s in 1 process, "
+                    f"{_fmt(batched.get('2'))}/s in 2",
+                )
             sustained = (results.get("processing") or {}).get("sustained_orders_per_s")
-            best = max(processing_floor.values(), default=None)
+            best = max(processing_floor.get(key) or 0 for key in ("1", "2"))
             if sustained and best:
                 row("processing / floor", _fmt(round(sustained / best, 2)))
 
