@@ -407,4 +407,8 @@ def test_graphql_deficit_beyond_the_inline_limit_is_left_to_the_job(sim, sleeps)
         shopify.graphql(query)
     assert info.value.retry_after > 0.05
     assert sleeps == []
-    assert shopify.throttle_status.currently_available < 5
+    # the status of the throttled answer is kept: fewer points than asked
+    # (the bucket leaks while the request travels: not an exact figure)
+    status = shopify.throttle_status
+    assert status.actual_cost is None
+    assert status.currently_available < status.requested_cost
