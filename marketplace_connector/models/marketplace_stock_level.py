@@ -36,6 +36,11 @@ class MarketplaceStockLevel(models.Model):
         readonly=True, help="The channel's quantity as it last told us."
     )
     has_confirmed_quantity = fields.Boolean(readonly=True)
+    last_report_at = fields.Datetime(
+        readonly=True,
+        help="The channel's time of the newest report of this level applied: "
+        "an older report processed later (retried, redelivered) is ignored.",
+    )
     pushed_at = fields.Datetime(readonly=True)
     recent_pushed_quantities = fields.Char(
         readonly=True,

@@ -97,6 +97,17 @@ class EventProcessor:
             (level.id,),
             log_exceptions=False,
         )
+        reported_at = self.event.external_updated_at
+        if reported_at and level.last_report_at and reported_at < level.last_report_at:
+            # taking it would set the channel's quantity back to an older one,
+            # which a push may then take for the current one
+            return (
+                "ignored",
+                f"Older than the last report applied ({level.last_report_at} UTC)",
+                None,
+            )
+        if reported_at:
+            level.last_report_at = reported_at
         if (
             level.has_confirmed_quantity and quantity == level.last_confirmed_quantity
         ) or is_echo(level.recent_pushed_quantities, quantity):

@@ -266,12 +266,12 @@ class TestStockPush(StockCase):
 
 @tagged("post_install", "-at_install")
 class TestInboundLevels(StockCase):
-    def deliver_level(self, sku, available):
+    def deliver_level(self, sku, available, updated_at="2026-11-23T10:00:00-05:00"):
         payload = {
             "inventory_item_id": self.variants[sku]["inventory_item_id"],
             "location_id": self.sim.location_id,
             "available": available,
-            "updated_at": "2026-11-23T10:00:00-05:00",
+            "updated_at": updated_at,
             "admin_graphql_api_id": "gid://shopify/InventoryLevel/1",
         }
         self.assertEqual(self.deliver("inventory_levels/update", payload), 200)
@@ -327,6 +327,20 @@ class TestInboundLevels(StockCase):
         self.perform_jobs("_job_push_stock")
         self.assertEqual(self.channel_quantity("TEE-L"), 48, "corrected")
         self.assertEqual(self.level("TEE-L").state, "synced")
+
+    def test_older_report_processed_late_is_ignored(self):
+        # the channel sold twice: reports of 45 then 44; the first one's job
+        # was retried (its level was locked by a push) and runs last
+        self.change_stock(self.products["TEE-L"], -2)
+        self.perform_jobs("_job_push_stock")  # writes 48
+        self.sim.set_inventory(self.variants["TEE-L"]["inventory_item_id"], 44)
+        self.deliver_level("TEE-L", 44, "2026-11-23T10:00:05-05:00")
+        event = self.deliver_level("TEE-L", 45, "2026-11-23T10:00:01-05:00")
+        self.assertEqual(event.state, "ignored")
+        self.assertIn("Older than the last report", event.result)
+        level = self.level("TEE-L")
+        self.assertEqual(level.last_confirmed_quantity, 44, "not set back")
+        self.assertEqual(level.drift_count, 1)
 
     def test_many_reports_of_one_item_queue_one_push(self):
         self.change_stock(self.products["TEE-L"], -2)

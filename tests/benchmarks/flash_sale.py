@@ -1476,6 +1476,12 @@ def parse_args(argv):
         help="'fast': marketplace_connector as a server-wide module (the intake "
         "skips Odoo's dispatch); 'route': the plain controller",
     )
+    parser.add_argument(
+        "--channels",
+        default=CHANNELS,
+        help="queue_job channels of the Odoo under test (capacity per channel); "
+        f"default {CHANNELS}",
+    )
     parser.add_argument("--buffer", dest="buffer_units", type=int, default=2)
     parser.add_argument("--database", default=DATABASE)
     parser.add_argument(
@@ -1501,6 +1507,7 @@ def parse_args(argv):
         rate=args.rate,
         faults=faults,
         workers=args.workers,
+        channels=args.channels,
         seed=args.seed,
         json_path=args.json_path,
         png_path=args.png_path,

@@ -41,7 +41,7 @@ def table(results):
         f"bench/flash-sale --orders {options.get('orders')} --rate "
         f"'{options.get('rate')}' --faults {faults}"
         f" --workers {options.get('workers')} --seed {options.get('seed')}"
-        f" --intake {options.get('intake')}",
+        f" --intake {options.get('intake')} --channels '{options.get('channels')}'",
     )
     row("stack set-up", _fmt(results.get("setup_seconds"), " s"))
     environment = results.get("environment")
