@@ -50,6 +50,9 @@ MANAGER_GROUP = "marketplace_connector.group_marketplace_manager"
 _INTAKE_ADAPTERS = {}
 INTAKE_ATTEMPTS = 3
 WEBHOOK_ROUTE = "/marketplace/webhook/"
+#: a waiting push job due sooner than this may start before the transaction
+#: counting on it commits (seconds)
+PUSH_JOB_START_MARGIN = 0.2
 #: polled states looked up in the inbox at once (one page of Shopify's)
 POLL_CHUNK = 250
 #: the encrypted column behind each plaintext secret field
@@ -553,16 +556,20 @@ class MarketplaceBackend(models.Model):
             )
 
     def _push_job_waiting(self, identity_key):
-        """Whether a push job with this key has yet to start, as the
-        database is now -- not as this transaction's snapshot shows it.
+        """Whether a push job with this key will start after this
+        transaction commits, as the database is now -- not as this
+        transaction's snapshot shows it.
 
         A long transaction (an inventory adjustment, an import while pushes
         run) sees as waiting a job that has started since, without the rows
         about to be committed; and it cannot see a job that another
         transaction queued since, which would do. So the jobs are asked on a
-        connection of their own; a job only this transaction sees was queued
-        by this very transaction, and waits. A push that finds rows committed
-        after its snapshot (``StockPusher.release``) asks the same.
+        connection of their own. A job counts only while it is pending and
+        due a moment after now (``PUSH_JOB_START_MARGIN``): one due already
+        may start before this transaction commits. A job only this
+        transaction sees was queued by this very transaction, and waits. A
+        push that finds rows committed after its snapshot
+        (``StockPusher.release``) asks the same.
         """
         self.env["queue.job"].flush_model(["identity_key", "state"])
         self.env.cr.execute(
@@ -573,10 +580,11 @@ class MarketplaceBackend(models.Model):
         seen_waiting = [row[0] for row in self.env.cr.fetchall()]
         with closing(sql_db.db_connect(self.env.cr.dbname).cursor()) as cr:
             cr.execute(
-                "SELECT uuid, state IN ('pending', 'enqueued') FROM queue_job "
+                "SELECT uuid, state = 'pending' AND eta > (now() at time zone "
+                "'UTC') + make_interval(secs => %s) FROM queue_job "
                 "WHERE identity_key = %s "
                 "AND (uuid = ANY(%s) OR state IN ('pending', 'enqueued'))",
-                (identity_key, seen_waiting),
+                (PUSH_JOB_START_MARGIN, identity_key, seen_waiting),
             )
             waiting_now = dict(cr.fetchall())
         queued_here = any(uuid not in waiting_now for uuid in seen_waiting)

@@ -561,6 +561,22 @@ class TestChangeDuringPush(RealTransactionCase):
         self.assertEqual(self.queued(), 2)
         self.assertEqual(self.push_jobs(), 1, "one push for both")
 
+    def test_waiting_push_already_due_is_not_counted_on(self):
+        # a push due now may start before this transaction commits, and
+        # would not see its rows: the transaction queues a push of its own
+        self.mark()
+        with self.real_env() as env:
+            env.cr.execute(
+                "UPDATE queue_job SET eta = (now() at time zone 'UTC') "
+                "- interval '1 second' WHERE method_name = '_job_push_stock' "
+                "AND func_string LIKE %s",
+                (f"%({self.backend_id},)%",),
+            )
+        self.mark()
+        self.assertEqual(self.push_jobs(), 2)
+        self.mark()
+        self.assertEqual(self.push_jobs(), 2, "the new one, due later, counts")
+
     def test_push_finding_later_rows_counts_on_the_push_queued_since(self):
         self.mark()
         with self.real_env() as job_env:  # the push job's transaction
