@@ -118,6 +118,9 @@ class StockPusher:
             if (
                 level.has_confirmed_quantity
                 and level.last_confirmed_quantity == quantity
+                # a held level is written in any case: the channel sold
+                # meanwhile, what we last knew of it may be out of date
+                and level.state != "pending"
             ):
                 level.write(
                     {"ats_quantity": quantity, "state": "synced", "last_error": False}
@@ -156,6 +159,7 @@ class StockPusher:
             self._backlog = self._orders_waiting()
         if self._backlog:
             self.held |= level
+            level.state = "pending"
         return self._backlog
 
     def _orders_waiting(self):
