@@ -207,6 +207,21 @@ class TestStockPush(StockCase):
         self.perform_jobs("_job_push_stock")
         self.assertEqual(self.channel_quantity("MUG-BLUE"), 49)
 
+    def order_waiting(self, external_id):
+        """An order sold on the channel, in the inbox, not imported yet."""
+        return self.env["marketplace.event"].create(
+            {
+                "backend_id": self.backend.id,
+                "company_id": self.backend.company_id.id,
+                "topic": "orders/create",
+                "dedupe_key": f"order:{external_id}",
+                "resource_type": "order",
+                "external_id": external_id,
+                "state": "queued",
+                "payload": {},
+            }
+        )
+
     def test_increase_is_held_while_sold_orders_wait_to_be_imported(self):
         self.change_stock(self.products["TEE-L"], -2)
         self.perform_jobs("_job_push_stock")
@@ -214,18 +229,7 @@ class TestStockPush(StockCase):
         # an order sold on a channel is in the inbox, not imported yet: Odoo's
         # figure does not know that sale, so raising a channel above what it
         # shows could offer the unit again
-        waiting = self.env["marketplace.event"].create(
-            {
-                "backend_id": self.backend.id,
-                "company_id": self.backend.company_id.id,
-                "topic": "orders/create",
-                "dedupe_key": "order:held:1",
-                "resource_type": "order",
-                "external_id": "held-1",
-                "state": "queued",
-                "payload": {},
-            }
-        )
+        waiting = self.order_waiting("held-1")
         self.change_stock(self.products["TEE-L"], 5)
         self.perform_jobs("_job_push_stock", rounds=1)
         self.assertEqual(self.channel_quantity("TEE-L"), 48, "increase held")
@@ -248,18 +252,7 @@ class TestStockPush(StockCase):
         self.change_stock(self.products["TEE-L"], -2)
         self.perform_jobs("_job_push_stock")
         self.assertEqual(self.channel_quantity("TEE-L"), 48)
-        waiting = self.env["marketplace.event"].create(
-            {
-                "backend_id": self.backend.id,
-                "company_id": self.backend.company_id.id,
-                "topic": "orders/create",
-                "dedupe_key": "order:held:2",
-                "resource_type": "order",
-                "external_id": "held-2",
-                "state": "queued",
-                "payload": {},
-            }
-        )
+        waiting = self.order_waiting("held-2")
         # the channel sells 3 units and its report is lost; our increase to
         # 50 is held while an order waits
         self.sim.set_inventory(self.variants["TEE-L"]["inventory_item_id"], 45)

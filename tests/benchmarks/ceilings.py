@@ -157,7 +157,7 @@ def _floor_worker(config, database, order_ids, seconds, batch, queue):
         "mail_create_nosubscribe": True,
     }
 
-    def copy_of(env, order):
+    def copy_of(order):
         return {
             "partner_id": order.partner_id.id,
             "partner_invoice_id": order.partner_invoice_id.id,
@@ -187,7 +187,7 @@ def _floor_worker(config, database, order_ids, seconds, batch, queue):
             orders = env["sale.order"].browse(
                 [order_ids[(index + k) % len(order_ids)] for k in range(batch)]
             )
-            sales = env["sale.order"].create([copy_of(env, o) for o in orders])
+            sales = env["sale.order"].create([copy_of(o) for o in orders])
             sales.action_confirm()
             env.flush_all()
             cr.rollback()
