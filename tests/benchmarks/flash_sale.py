@@ -333,6 +333,7 @@ class FlashSale:
         sampler.start()
         faults = threading.Thread(target=self._inject_faults, daemon=True)
         self._sale_started = time.time()
+        self._transactions_before = self._transactions()
         self.mark(
             "sale started", f"{self.options.orders} orders at {self.options.rate}"
         )
@@ -735,6 +736,7 @@ class FlashSale:
                 (s.get("dirty_stale") or 0 for s in self.samples), default=0
             )
         }
+        figures["transactions"] = self._transaction_figures()
         figures["pg_active_sessions_by_wait"] = dict(self.pg_activity)
         figures["pg_lock_waits"] = dict(
             sorted(self.pg_lock_waits.items(), key=lambda kv: -kv[1])[:10]
@@ -752,6 +754,26 @@ class FlashSale:
         figures["timeline"] = self.timeline
         figures["series"] = self._series()
         return figures
+
+    def _transactions(self):
+        """PostgreSQL's counts of committed and rolled-back transactions in
+        the database under test (every client: Odoo, runner, harness)."""
+        return self.stack.sql(
+            "SELECT xact_commit, xact_rollback FROM pg_stat_database "
+            "WHERE datname = current_database()"
+        )[0]
+
+    def _transaction_figures(self):
+        """Transactions from the sale's start to now. Rolled back ones are
+        mostly work thrown away: a job that lost a race for the same stock
+        rows, retried. (The statistics collector may lag by a second.)"""
+        committed, rolled_back = (
+            after - before
+            for after, before in zip(
+                self._transactions(), self._transactions_before, strict=True
+            )
+        )
+        return {"committed": committed, "rolled_back": rolled_back}
 
     def _environment(self):
         """What else ran on this machine: other Odoo servers share the two

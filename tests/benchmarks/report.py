@@ -214,6 +214,13 @@ def table(results):
             )
         for query, count in list((results.get("pg_lock_waits") or {}).items())[:5]:
             row("  waiting on a lock", f"{count}x {query}")
+        transactions = results.get("transactions")
+        if transactions:
+            row(
+                "transactions since the sale began",
+                f"{transactions['committed']} committed, "
+                f"{transactions['rolled_back']} rolled back",
+            )
         rss = results.get("peak_rss_mb", {})
         row(
             "peak RSS",
