@@ -29,6 +29,7 @@ import time
 from contextlib import closing
 
 import psycopg2
+from psycopg2.extensions import ISOLATION_LEVEL_READ_COMMITTED, STATUS_READY
 from werkzeug.datastructures import EnvironHeaders
 from werkzeug.wsgi import get_input_stream
 
@@ -114,6 +115,33 @@ def _registry(dbname):
     return registry
 
 
+def intake_cursor(registry):
+    """A new cursor of ``registry`` for storing a delivery: see
+    :func:`read_committed`."""
+    return read_committed(registry.cursor())
+
+
+def read_committed(cr):
+    """Make the transactions of the new cursor ``cr`` READ COMMITTED.
+
+    Shopify sends ``orders/create`` and ``orders/paid`` of a paid order at
+    the same instant, with the same state: the second INSERT of the same
+    dedupe key waits for the first. In Odoo's REPEATABLE READ, the first's
+    commit then makes the waiting INSERT fail to serialise (the row it
+    conflicts with is newer than its snapshot), and the delivery is stored
+    again from the start. READ COMMITTED lets ``ON CONFLICT DO NOTHING``
+    simply find the duplicate. The intake reads the backend and writes one
+    event and its job: nothing in it depends on a stable snapshot.
+
+    The level holds for this cursor only: Odoo sets REPEATABLE READ again
+    on every cursor it creates from the pooled connection. A cursor already
+    in a transaction (a test's, shared by its requests) is left as it is:
+    psycopg2 would end that transaction to change the level."""
+    if cr.connection.status == STATUS_READY:
+        cr.connection.set_isolation_level(ISOLATION_LEVEL_READ_COMMITTED)
+    return cr
+
+
 def _respond(start_response, status, text):
     body = text.encode()
     start_response(
@@ -132,7 +160,7 @@ def _serve(dbname, environ, start_response):
     current.dbname = dbname
     try:
         registry = _registry(dbname)
-        with closing(registry.cursor()) as cr:
+        with closing(intake_cursor(registry)) as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
             backend = env["marketplace.backend"]._find_by_webhook_token(token)
             if not backend:

@@ -13,13 +13,16 @@ import random
 import threading
 import time
 from contextlib import closing, contextmanager
+from unittest.mock import patch
 
 import psycopg2
 
 from odoo import SUPERUSER_ID, Command, api, sql_db
 from odoo.tests.common import TransactionCase, tagged
 
+from odoo.addons.marketplace_connector import fast_intake
 from odoo.addons.marketplace_connector.lib.errors import RetryableError
+from odoo.addons.marketplace_connector.models import marketplace_backend
 from odoo.addons.marketplace_connector.services.stock_push import StockPusher
 from odoo.addons.marketplace_shopify.lib.mapping import order_event, parse_order
 from odoo.addons.queue_job.exception import RetryableJobError
@@ -186,6 +189,61 @@ class TestConcurrency(RealTransactionCase):
             self.assertEqual(len(events), 1)
             jobs = env["queue.job"].search([("uuid", "=", events.job_uuid)])
             self.assertEqual(len(jobs), 1)
+
+    def test_delivery_waiting_on_its_twin_finds_the_duplicate_at_once(self):
+        # orders/create and orders/paid of one paid order carry the same
+        # state and arrive together: the second waits for the first's
+        # INSERT, and must then answer "duplicate" on that same attempt
+        # (in REPEATABLE READ the first's commit made it fail to serialise
+        # and start over)
+        payload = self.sim.create_order(lines=[("CONC-SKU", 1)], notify=False)
+        body = json.dumps(payload).encode()
+        headers = {
+            "X-Shopify-Topic": "orders/paid",
+            "X-Shopify-Hmac-Sha256": sign_webhook(body, SECRET),
+            "X-Shopify-Shop-Domain": SHOP,
+            "X-Shopify-API-Version": "2026-10",
+            "X-Shopify-Webhook-Id": "5c1e9a7b-2d4f-4e8a-b6c3-9f0a1b2c3d4e",
+        }
+        twin = sql_db.db_connect(self.dbname).cursor()
+        self.addCleanup(twin.close)
+        twin_env = api.Environment(twin, SUPERUSER_ID, {})
+        inbound = order_event(payload, "orders/create", "webhook")
+        backend = twin_env["marketplace.backend"].browse(self.backend_id)
+        self.assertTrue(twin_env["marketplace.event"]._store_inbound(backend, inbound))
+        answers = []
+
+        def deliver():
+            cursor = sql_db.db_connect(self.dbname).cursor()
+            with closing(fast_intake.read_committed(cursor)) as cr:
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                backend = env["marketplace.backend"].browse(self.backend_id)
+                answers.append(backend._receive_webhook(headers, body))
+
+        with patch.object(marketplace_backend, "INTAKE_ATTEMPTS", 1):
+            delivery = threading.Thread(target=deliver)
+            delivery.start()
+            self.wait_for_lock_wait("INSERT INTO marketplace_event")
+            twin.commit()  # pylint: disable=invalid-commit
+            delivery.join(timeout=30)
+        self.assertEqual(answers, [(200, "duplicate")])
+
+    def wait_for_lock_wait(self, query_part, timeout=10):
+        """Until another session waits on a lock in a query containing
+        ``query_part``."""
+        deadline = time.monotonic() + timeout
+        with closing(sql_db.db_connect(self.dbname).cursor()) as cr:
+            cr._cnx.autocommit = True
+            while time.monotonic() < deadline:
+                cr.execute(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE wait_event_type = 'Lock' AND position(%s in query) > 0",
+                    (query_part,),
+                )
+                if cr.fetchone()[0]:
+                    return
+                time.sleep(0.02)
+        raise AssertionError(f"no session came to wait in {query_part!r}")
 
     def test_concurrent_jobs_for_one_order_make_one_sale_order(self):
         created = self.sim.create_order(lines=[("CONC-SKU", 1)], notify=False)
