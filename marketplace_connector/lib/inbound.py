@@ -8,6 +8,22 @@ SOURCE_POLL = "poll"
 
 
 @dataclasses.dataclass(frozen=True)
+class DemandLine:
+    """A quantity an order takes from stock, as the channel names the item.
+
+    Stored with the order's event at intake, so that orders received but not
+    yet imported count against available-to-sell at once (a flash sale's
+    import backlog must not let another channel sell the same units)."""
+
+    variant_id: str
+    sku: str
+    quantity: float
+
+    def as_json(self):
+        return {"variant": self.variant_id, "sku": self.sku, "quantity": self.quantity}
+
+
+@dataclasses.dataclass(frozen=True)
 class InboundEvent:
     """A delivery (or polled record) that passed the adapter's checks.
 
@@ -23,6 +39,8 @@ class InboundEvent:
     :param payload: the parsed JSON body.
     :param headers: the headers worth keeping (never a signature or a secret).
     :param source: ``webhook`` or ``poll``.
+    :param demand: for an order, the :class:`DemandLine` of each stocked
+        line (empty for a cancelled order); ``None`` for other resources.
     """
 
     topic: str
@@ -33,3 +51,10 @@ class InboundEvent:
     payload: dict
     headers: dict = dataclasses.field(default_factory=dict)
     source: str = SOURCE_WEBHOOK
+    demand: tuple | None = None
+
+    def demand_json(self):
+        """The demand as stored on the event (a JSON list), or None."""
+        if self.demand is None:
+            return None
+        return [line.as_json() for line in self.demand]

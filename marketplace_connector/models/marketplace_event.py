@@ -39,20 +39,42 @@ CONCURRENCY_ERRORS = (
 )
 EVENT_JOB_PRIORITY = 10
 
+#: One statement stores the event and, for a new order, queues a push of the
+#: products it takes on every backend selling them: the order counts against
+#: available-to-sell from now on (``waiting_demand``), long before a backlog
+#: of imports reaches it. The next push takes the rows (one follows every
+#: import; the push cron is the safety net): the intake queues no push job.
+#: A line counts once its variant is bound to a product on this backend.
 _INSERT_EVENT = """
+    WITH new_event AS (
     INSERT INTO marketplace_event (
         backend_id, company_id, source, topic, dedupe_key, resource_type,
-        external_id, external_updated_at, payload, headers, state, job_uuid,
-        attempts, received_at, create_uid, write_uid, create_date, write_date
+        external_id, external_updated_at, payload, headers, demand, state,
+        job_uuid, attempts, received_at, create_uid, write_uid, create_date,
+        write_date
     ) VALUES (
         %(backend_id)s, %(company_id)s, %(source)s, %(topic)s, %(dedupe_key)s,
         %(resource_type)s, %(external_id)s, %(external_updated_at)s,
-        %(payload)s, %(headers)s, 'queued', %(job_uuid)s, 0,
+        %(payload)s, %(headers)s, %(demand)s, 'queued', %(job_uuid)s, 0,
         now() at time zone 'UTC', %(uid)s, %(uid)s,
         now() at time zone 'UTC', now() at time zone 'UTC'
     )
     ON CONFLICT (backend_id, dedupe_key) DO NOTHING
-    RETURNING id
+    RETURNING id, demand
+    ), demanded AS (
+    INSERT INTO marketplace_stock_dirty (backend_id, product_id, due_at, decrement)
+    SELECT DISTINCT selling.backend_id, selling.product_id,
+           now() at time zone 'UTC', true
+      FROM new_event
+     CROSS JOIN LATERAL jsonb_array_elements(new_event.demand) AS line
+      JOIN marketplace_product_binding sold
+        ON sold.backend_id = %(backend_id)s AND sold.external_id = line->>'variant'
+      JOIN marketplace_product_binding selling
+        ON selling.product_id = sold.product_id
+      JOIN marketplace_backend mb ON mb.id = selling.backend_id
+     WHERE mb.active AND mb.stock_push_enabled
+    )
+    SELECT id FROM new_event
 """
 
 
@@ -79,6 +101,12 @@ class MarketplaceEvent(models.Model):
     received_at = fields.Datetime(required=True, default=fields.Datetime.now)
     payload = fields.Json()
     headers = fields.Json(help="Delivery headers worth keeping; never a signature.")
+    demand = fields.Json(
+        readonly=True,
+        help="For an order: what it takes from stock (variant, SKU, quantity). "
+        "While the order waits to be imported, it counts against the "
+        "quantity offered on every channel.",
+    )
     state = fields.Selection(
         [
             ("received", "Received"),
@@ -122,6 +150,7 @@ class MarketplaceEvent(models.Model):
         :return: the new event, or an empty recordset for a duplicate.
         """
         job_uuid = str(uuid.uuid4())
+        demand = inbound.demand_json()
         self.env.cr.execute(
             _INSERT_EVENT,
             {
@@ -135,6 +164,7 @@ class MarketplaceEvent(models.Model):
                 "external_updated_at": inbound.external_updated_at,
                 "payload": Json(inbound.payload),
                 "headers": Json(inbound.headers),
+                "demand": None if demand is None else Json(demand),
                 "uid": self.env.uid,
                 "job_uuid": job_uuid,
             },
@@ -220,6 +250,7 @@ class MarketplaceEvent(models.Model):
         if order:
             vals["sale_order_id"] = order.id
         self.write(vals)
+        self._release_demand()
         if state == "failed":
             self.backend_id._notify_failure(self, message)
         return f"{state}: {message}"
@@ -227,6 +258,7 @@ class MarketplaceEvent(models.Model):
     def _on_job_failed(self, exc_info=None, exc_name=None, exc_message=None):
         """queue_job calls this when the job fails for good (retries
         exhausted or an unexpected error): the event is ``dead``."""
+        self._release_demand()
         for event in self:
             event.write(
                 {
@@ -235,6 +267,30 @@ class MarketplaceEvent(models.Model):
                     "last_error": f"{exc_name or 'Error'}: {exc_message or ''}",
                 }
             )
+
+    def _release_demand(self):
+        """These events no longer wait: what they take from stock stops
+        counting (``waiting_demand``). An import reserves instead, and that
+        reservation queues its own push; an order ignored, cancelled or
+        failed leaves the units free again: its products are pushed anew."""
+        variants = {
+            (event.backend_id.id, line["variant"])
+            for event in self
+            for line in event.demand or ()
+            if line.get("variant")
+        }
+        if not variants:
+            return
+        bindings = self.env["marketplace.product.binding"].search(
+            [
+                ("backend_id", "in", list({backend for backend, _v in variants})),
+                ("external_id", "in", list({variant for _b, variant in variants})),
+            ]
+        )
+        dirty = self.env["marketplace.stock.dirty"]
+        for binding in bindings:
+            if (binding.backend_id.id, binding.external_id) in variants:
+                dirty._register_change(binding.product_id.id, decrement=False)
 
     # Operator actions
 

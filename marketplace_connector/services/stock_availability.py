@@ -1,9 +1,11 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 """Available-to-sell in bulk: a few SQL queries for any number of levels.
 
-Free quantity = on hand - reserved, summed over the quants of a channel
-location's Odoo location and its children (``parent_path`` prefix). The
-arithmetic itself is ``lib/allocation.py``.
+Free quantity = on hand - reserved - waiting demand, summed over the quants
+of a channel location's Odoo location and its children (``parent_path``
+prefix). Waiting demand is what orders received on any channel, and not yet
+imported, will take from that location's warehouse. The arithmetic itself is
+``lib/allocation.py``.
 """
 
 from collections import defaultdict
@@ -27,6 +29,53 @@ def free_quantities(env, product_ids, locations):
          GROUP BY q.product_id, root.id
         """,
         (list(product_ids), list(paths)),
+    )
+    return {(product, root): float(qty) for product, root, qty in env.cr.fetchall()}
+
+
+def waiting_demand(env, product_ids, locations):
+    """What orders in the inbox, not yet imported, will take from stock.
+
+    One state per order counts: the newest waiting one (an order updated
+    before its import counts as it is now; a cancelled one takes nothing).
+    An order already imported counts through its reservation instead: its
+    import marks its events done in the transaction that reserves, so a
+    snapshot sees the one or the other, never both. The quantity counts at
+    each given location holding the backend's warehouse stock.
+
+    :return: {(product_id, location_id): quantity}
+    """
+    if not product_ids or not locations:
+        return {}
+    env.cr.execute(
+        """
+        WITH waiting AS (
+            SELECT DISTINCT ON (e.backend_id, e.external_id)
+                   e.backend_id, e.external_id, e.demand
+              FROM marketplace_event e
+             WHERE e.resource_type = 'order' AND e.state IN ('received', 'queued')
+             ORDER BY e.backend_id, e.external_id,
+                      e.external_updated_at DESC NULLS LAST, e.id DESC
+        )
+        SELECT b.product_id, root.id, SUM((line->>'quantity')::numeric)
+          FROM waiting w
+          JOIN marketplace_backend mb ON mb.id = w.backend_id
+          JOIN stock_warehouse wh ON wh.id = mb.warehouse_id
+          JOIN stock_location stock ON stock.id = wh.lot_stock_id
+          JOIN stock_location root
+            ON stock.parent_path LIKE root.parent_path || '%%'
+         CROSS JOIN LATERAL jsonb_array_elements(w.demand) AS line
+          JOIN marketplace_product_binding b
+            ON b.backend_id = w.backend_id AND b.external_id = line->>'variant'
+         WHERE b.product_id = ANY(%s) AND root.id = ANY(%s)
+           AND NOT EXISTS (
+                SELECT 1 FROM marketplace_order_binding ob
+                 WHERE ob.backend_id = w.backend_id
+                   AND ob.external_id = w.external_id
+                   AND ob.order_id IS NOT NULL)
+         GROUP BY b.product_id, root.id
+        """,
+        (list(product_ids), [location.id for location in locations]),
     )
     return {(product, root): float(qty) for product, root, qty in env.cr.fetchall()}
 
@@ -69,6 +118,8 @@ def compute_levels(env, levels):
     product_ids = set(levels.mapped("product_id").ids)
     locations = levels.mapped("channel_location_id.location_id")
     free = free_quantities(env, product_ids, locations)
+    for key, quantity in waiting_demand(env, product_ids, locations).items():
+        free[key] = free.get(key, 0.0) - quantity
     totals = share_totals(env, product_ids)
     result = {}
     for level in levels:

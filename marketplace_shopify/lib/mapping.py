@@ -25,7 +25,7 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from odoo.addons.marketplace_connector.lib.errors import DataError
-from odoo.addons.marketplace_connector.lib.inbound import InboundEvent
+from odoo.addons.marketplace_connector.lib.inbound import DemandLine, InboundEvent
 from odoo.addons.marketplace_connector.lib.order import (
     Address,
     Customer,
@@ -402,7 +402,36 @@ def order_event(payload, topic, source, headers=None):
         payload=payload,
         headers=dict(headers or {}),
         source=source,
+        demand=order_demand(payload),
     )
+
+
+def order_demand(payload):
+    """What the order takes from stock, read leniently: a line whose
+    quantity is not a positive number is left out here (its import fails
+    with the reason), never the delivery refused. A cancelled order takes
+    nothing.
+
+    :return: a tuple of :class:`DemandLine`.
+    """
+    if payload.get("cancelled_at"):
+        return ()
+    items = payload.get("line_items")
+    if not isinstance(items, list):
+        return ()
+    demand = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        try:
+            quantity = float(_decimal(item.get("quantity"), "quantity"))
+        except DataError:
+            continue
+        variant = _optional_id(item.get("variant_id"))
+        sku = _text(item.get("sku"))
+        if quantity > 0 and (variant or sku):
+            demand.append(DemandLine(variant_id=variant, sku=sku, quantity=quantity))
+    return tuple(demand)
 
 
 def inventory_level_event(payload, topic, source, headers=None):

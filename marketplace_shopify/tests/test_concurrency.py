@@ -102,6 +102,11 @@ class RealTransactionCase(TransactionCase):
             env["queue.job"].search(
                 [("uuid", "in", events.mapped("job_uuid"))]
             ).unlink()
+            for backend_id in cls.backend_ids:
+                # pushes queued by what the tests imported or left unimported
+                env["queue.job"].search(
+                    [("func_string", "like", f"marketplace.backend({backend_id},)")]
+                ).unlink()
             orders = env["sale.order"].search(
                 [("marketplace_backend_id", "in", cls.backend_ids)]
             )

@@ -292,6 +292,83 @@ class TestStockPush(StockCase):
 
 
 @tagged("post_install", "-at_install")
+class TestWaitingDemand(StockCase):
+    """Orders received and not yet imported count against the quantity every
+    channel is offered: a backlog of imports must not let a channel sell
+    units another channel already sold."""
+
+    def queued_products(self):
+        return self.env["marketplace.stock.dirty"].search(
+            [("backend_id", "=", self.backend.id)]
+        )
+
+    def push_now(self):
+        self.backend._enqueue_stock_push()
+        self.perform_jobs("_job_push_stock")
+
+    def test_order_waiting_in_the_inbox_lowers_the_quantity_offered(self):
+        self.change_stock(self.products["TEE-L"], -2)
+        self.perform_jobs("_job_push_stock")
+        self.assertEqual(self.channel_quantity("TEE-L"), 48)
+        order = self.sim.create_order(lines=[("TEE-L", 3)], notify=False)
+        self.assertEqual(self.deliver("orders/create", order), 200)
+        queued = self.queued_products()
+        self.assertEqual(queued.product_id, self.products["TEE-L"], "queued by intake")
+        self.assertTrue(all(queued.mapped("decrement")))
+        self.push_now()
+        self.assertEqual(self.level("TEE-L").ats_quantity, 45)
+        self.assertEqual(self.channel_quantity("TEE-L"), 45)
+        writes = len(self.set_calls())
+        # imported: its reservation takes over from the waiting order
+        self.perform_jobs("_job_process")
+        self.assertTrue(self.events().sale_order_id)
+        self.perform_jobs("_job_push_stock")
+        self.assertEqual(self.level("TEE-L").ats_quantity, 45)
+        self.assertEqual(len(self.set_calls()), writes, "nothing new to write")
+
+    def test_the_newest_waiting_state_of_an_order_counts(self):
+        self.change_stock(self.products["CAP-RED"], -1)
+        self.perform_jobs("_job_push_stock")
+        offered = self.level("CAP-RED").ats_quantity
+        order = self.sim.create_order(lines=[("CAP-RED", 4)], notify=False)
+        self.deliver("orders/create", order)
+        self.push_now()
+        self.assertEqual(self.level("CAP-RED").ats_quantity, offered - 4)
+        cancelled = self.sim.cancel_order(order["id"], notify=False, restock=False)
+        self.deliver("orders/cancelled", cancelled)
+        self.assertEqual(len(self.events()), 2, "both states wait in the inbox")
+        self.change_stock(self.products["CAP-RED"], 1)
+        self.perform_jobs("_job_push_stock", rounds=1)
+        self.assertEqual(self.level("CAP-RED").ats_quantity, offered + 1)
+        self.assertEqual(
+            self.channel_quantity("CAP-RED"), offered - 4, "increase held meanwhile"
+        )
+        # processed, the order leaves the inbox: its units are offered again
+        self.perform_jobs("_job_process")
+        self.assertLessEqual(set(self.events().mapped("state")), {"done", "ignored"})
+        self.perform_jobs("_job_push_stock")
+        self.assertEqual(self.channel_quantity("CAP-RED"), offered + 1)
+
+    def test_order_left_unimported_offers_its_units_again(self):
+        self.change_stock(self.products["MUG-BLUE"], -1)
+        self.perform_jobs("_job_push_stock")
+        offered = self.level("MUG-BLUE").ats_quantity
+        order = self.sim.create_order(
+            lines=[("MUG-BLUE", 2)], financial_status="pending", notify=False
+        )
+        self.deliver("orders/create", order)
+        self.push_now()
+        self.assertEqual(self.channel_quantity("MUG-BLUE"), offered - 2)
+        # not imported while unpaid (the backend's policy): nothing reserves
+        # the units, and nothing else moves the product's stock
+        self.perform_jobs("_job_process")
+        self.assertEqual(self.events().state, "ignored")
+        self.perform_jobs("_job_push_stock")
+        self.assertEqual(self.level("MUG-BLUE").ats_quantity, offered)
+        self.assertEqual(self.channel_quantity("MUG-BLUE"), offered)
+
+
+@tagged("post_install", "-at_install")
 class TestInboundLevels(StockCase):
     def deliver_level(self, sku, available, updated_at="2026-11-23T10:00:00-05:00"):
         payload = {

@@ -486,3 +486,37 @@ def test_a_new_state_makes_a_new_key():
 def test_order_event_needs_id_and_updated_at(payload):
     with pytest.raises(DataError):
         order_event(payload, "orders/create", "webhook")
+
+
+def test_order_event_carries_what_the_order_takes_from_stock():
+    event = order_event(copy.deepcopy(ORDER), "orders/create", "webhook")
+    assert event.demand_json() == [
+        {
+            "variant": str(item["variant_id"]),
+            "sku": item["sku"],
+            "quantity": float(item["quantity"]),
+        }
+        for item in ORDER["line_items"]
+    ]
+
+
+def test_cancelled_order_takes_nothing_from_stock():
+    payload = copy.deepcopy(ORDER)
+    payload["cancelled_at"] = "2026-11-23T11:00:00-05:00"
+    assert order_event(payload, "orders/cancelled", "webhook").demand == ()
+
+
+def test_demand_leaves_out_lines_it_cannot_read_without_refusing_the_order():
+    payload = copy.deepcopy(ORDER)
+    first = payload["line_items"][0]
+    payload["line_items"] = [
+        dict(first, quantity="many"),
+        dict(first, quantity=0),
+        dict(first, variant_id=None, sku=""),
+        "not a line",
+        dict(first, quantity=3),
+    ]
+    demand = order_event(payload, "orders/create", "webhook").demand
+    assert [(line.variant_id, line.quantity) for line in demand] == [
+        (str(first["variant_id"]), 3.0)
+    ]
