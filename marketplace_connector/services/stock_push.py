@@ -147,9 +147,12 @@ class StockPusher:
 
     def _hold(self, level):
         """Whether to hold the push of ``level``: raising a channel above
-        what it last showed us while sold orders wait to be imported would
-        offer again units already sold (Odoo does not know those sales
-        yet); it is tried again a little later. Decreases are never held."""
+        what it last showed us while sold orders wait to be imported could
+        offer again units already sold; it is tried again a little later.
+        Decreases are never held. Orders in the inbox already count
+        (``waiting_demand``), but a backlog is also when the sales whose
+        webhooks are still on their way, or were dropped and wait for a
+        poll, are most numerous: those nobody here knows of yet."""
         if (
             not level.has_confirmed_quantity
             or level.ats_quantity <= level.last_confirmed_quantity
