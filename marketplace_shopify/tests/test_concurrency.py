@@ -12,6 +12,7 @@ import json
 import random
 import threading
 import time
+import uuid
 from contextlib import closing, contextmanager
 from unittest.mock import patch
 
@@ -30,6 +31,18 @@ from odoo.addons.queue_job.exception import RetryableJobError
 from .common import SECRET, SHOP, ShopifySimulator, sign_webhook
 
 WORKERS = 6
+
+
+def signed_delivery(payload, topic):
+    """The body and headers of one Shopify delivery of ``payload``."""
+    body = json.dumps(payload).encode()
+    return body, {
+        "X-Shopify-Topic": topic,
+        "X-Shopify-Hmac-Sha256": sign_webhook(body, SECRET),
+        "X-Shopify-Shop-Domain": SHOP,
+        "X-Shopify-API-Version": "2026-10",
+        "X-Shopify-Webhook-Id": str(uuid.uuid4()),
+    }
 
 
 class RealTransactionCase(TransactionCase):
@@ -163,14 +176,7 @@ class TestConcurrency(RealTransactionCase):
 
     def test_concurrent_duplicate_deliveries_store_one_event_and_one_job(self):
         payload = self.sim.create_order(lines=[("CONC-SKU", 1)], notify=False)
-        body = json.dumps(payload).encode()
-        headers = {
-            "X-Shopify-Topic": "orders/create",
-            "X-Shopify-Hmac-Sha256": sign_webhook(body, SECRET),
-            "X-Shopify-Shop-Domain": SHOP,
-            "X-Shopify-API-Version": "2026-10",
-            "X-Shopify-Webhook-Id": "0d5a6c3e-7f8e-4b2a-9c1d-2e3f4a5b6c7d",
-        }
+        body, headers = signed_delivery(payload, "orders/create")
 
         def deliver(_index):
             # what the controller does, each in a transaction of its own
@@ -202,14 +208,7 @@ class TestConcurrency(RealTransactionCase):
         # (in REPEATABLE READ the first's commit made it fail to serialise
         # and start over)
         payload = self.sim.create_order(lines=[("CONC-SKU", 1)], notify=False)
-        body = json.dumps(payload).encode()
-        headers = {
-            "X-Shopify-Topic": "orders/paid",
-            "X-Shopify-Hmac-Sha256": sign_webhook(body, SECRET),
-            "X-Shopify-Shop-Domain": SHOP,
-            "X-Shopify-API-Version": "2026-10",
-            "X-Shopify-Webhook-Id": "5c1e9a7b-2d4f-4e8a-b6c3-9f0a1b2c3d4e",
-        }
+        body, headers = signed_delivery(payload, "orders/paid")
         twin = sql_db.db_connect(self.dbname).cursor()
         self.addCleanup(twin.close)
         twin_env = api.Environment(twin, SUPERUSER_ID, {})
