@@ -74,6 +74,25 @@ class StockCase(ShopifyCase):
             and "inventorySetQuantities" in json.dumps(r["json"] or {})
         ]
 
+    def queued_rows(self):
+        """The products queued for this backend's coming pushes."""
+        return self.env["marketplace.stock.dirty"].search(
+            [("backend_id", "=", self.backend.id)]
+        )
+
+    def push_now(self):
+        """A push of this backend, run now as its waiting job would be."""
+        self.backend._enqueue_stock_push()
+        self.perform_jobs("_job_push_stock")
+
+    def push_queued_now(self):
+        """Every queued product made due, then pushed: as the job of the
+        slot they were queued for, at its time."""
+        self.queued_rows().due_at = fields.Datetime.now() - datetime.timedelta(
+            seconds=1
+        )
+        self.push_now()
+
     def level(self, sku):
         return self.env["marketplace.stock.level"].search(
             [
@@ -233,9 +252,7 @@ class TestStockPush(StockCase):
         self.change_stock(self.products["TEE-L"], 5)
         self.perform_jobs("_job_push_stock", rounds=1)
         self.assertEqual(self.channel_quantity("TEE-L"), 48, "increase held")
-        queued = self.env["marketplace.stock.dirty"].search(
-            [("backend_id", "=", self.backend.id)]
-        )
+        queued = self.queued_rows()
         self.assertEqual(queued.product_id, self.products["TEE-L"], "tried again")
         # decreases are never held
         self.change_stock(self.products["MUG-BLUE"], -3)
@@ -243,9 +260,7 @@ class TestStockPush(StockCase):
         self.assertEqual(self.channel_quantity("MUG-BLUE"), 47)
         # once the backlog is gone the increase goes out
         waiting.state = "done"
-        queued.due_at = fields.Datetime.now() - datetime.timedelta(seconds=1)
-        self.backend._enqueue_stock_push()  # as the slot's job at its time
-        self.perform_jobs("_job_push_stock")
+        self.push_queued_now()
         self.assertEqual(self.channel_quantity("TEE-L"), 53)
 
     def test_held_increase_is_written_when_the_last_known_quantity_matches(self):
@@ -263,11 +278,7 @@ class TestStockPush(StockCase):
         # known to show -- it shows 45: the level is written all the same
         self.change_stock(self.products["TEE-L"], -2)
         waiting.state = "done"
-        self.env["marketplace.stock.dirty"].search(
-            [("backend_id", "=", self.backend.id)]
-        ).due_at = fields.Datetime.now() - datetime.timedelta(seconds=1)
-        self.backend._enqueue_stock_push()
-        self.perform_jobs("_job_push_stock")
+        self.push_queued_now()
         self.assertEqual(self.channel_quantity("TEE-L"), 48)
         self.assertEqual(self.level("TEE-L").state, "synced")
 
@@ -297,22 +308,13 @@ class TestWaitingDemand(StockCase):
     channel is offered: a backlog of imports must not let a channel sell
     units another channel already sold."""
 
-    def queued_products(self):
-        return self.env["marketplace.stock.dirty"].search(
-            [("backend_id", "=", self.backend.id)]
-        )
-
-    def push_now(self):
-        self.backend._enqueue_stock_push()
-        self.perform_jobs("_job_push_stock")
-
     def test_order_waiting_in_the_inbox_lowers_the_quantity_offered(self):
         self.change_stock(self.products["TEE-L"], -2)
         self.perform_jobs("_job_push_stock")
         self.assertEqual(self.channel_quantity("TEE-L"), 48)
         order = self.sim.create_order(lines=[("TEE-L", 3)], notify=False)
         self.assertEqual(self.deliver("orders/create", order), 200)
-        queued = self.queued_products()
+        queued = self.queued_rows()
         self.assertEqual(queued.product_id, self.products["TEE-L"], "queued by intake")
         self.assertTrue(all(queued.mapped("decrement")))
         self.push_now()
@@ -399,11 +401,7 @@ class TestInboundLevels(StockCase):
         event = self.deliver_level("TEE-L", 48)
         self.assertEqual(event.state, "ignored")
         self.assertEqual(self.level("TEE-L").state, "synced")
-        self.assertFalse(
-            self.env["marketplace.stock.dirty"].search(
-                [("backend_id", "=", self.backend.id)]
-            )
-        )
+        self.assertFalse(self.queued_rows())
 
     def test_drift_is_recorded_and_corrected_never_copied(self):
         self.change_stock(self.products["TEE-L"], -2)
@@ -415,9 +413,7 @@ class TestInboundLevels(StockCase):
         self.assertEqual(level.state, "drift")
         self.assertEqual(level.drift_count, 1)
         self.assertEqual(self.products["TEE-L"].qty_available, 48, "Odoo untouched")
-        queued = self.env["marketplace.stock.dirty"].search(
-            [("backend_id", "=", self.backend.id)]
-        )
+        queued = self.queued_rows()
         self.assertEqual(queued.product_id, self.products["TEE-L"])
         self.assertGreater(queued.due_at, fields.Datetime.now(), "due later")
         self.perform_jobs("_job_push_stock")
@@ -426,9 +422,7 @@ class TestInboundLevels(StockCase):
         )
         # the order that explains a channel's change gets time to arrive;
         # then the push corrects what no order explained
-        queued.due_at = fields.Datetime.now() - datetime.timedelta(seconds=1)
-        self.backend._enqueue_stock_push()
-        self.perform_jobs("_job_push_stock")
+        self.push_queued_now()
         self.assertEqual(self.channel_quantity("TEE-L"), 48, "corrected")
         self.assertEqual(self.level("TEE-L").state, "synced")
 
@@ -455,9 +449,7 @@ class TestInboundLevels(StockCase):
                 self.variants["TEE-L"]["inventory_item_id"], quantity
             )
             self.deliver_level("TEE-L", quantity)
-        queued = self.env["marketplace.stock.dirty"].search(
-            [("backend_id", "=", self.backend.id)]
-        )
+        queued = self.queued_rows()
         self.assertEqual(queued.product_id, self.products["TEE-L"])
         # one job per 10-second slot: one, or two if the reports straddled
         # a slot's end -- never one per report
