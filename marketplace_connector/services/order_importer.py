@@ -77,6 +77,8 @@ class OrderImporter:
                 and order.digest == binding.state_digest
             ):
                 return ("ignored", "This state was already applied", binding.order_id)
+        if self._takes_stock(binding, order):
+            self._lock_stock(order)
         if binding.order_id:
             message = self._update(binding, order)
             state = "done"
@@ -103,6 +105,26 @@ class OrderImporter:
             raise RetryableError(
                 f"Another job is importing order {external_id}", retry_after=2
             )
+
+    def _takes_stock(self, binding, order):
+        """Whether applying this state confirms the sale order (reserves)."""
+        if order.is_cancelled or not self.backend.auto_confirm:
+            return False
+        if order.financial_status not in self.backend._get_import_financial_states():
+            return False
+        return not binding.order_id or binding.order_id.state in ("draft", "sent")
+
+    def _lock_stock(self, order):
+        """Take the lock rows of the order's products first, before any work
+        that a lost race would waste: held by another import, they make this
+        job retry at once instead of waiting (and then failing to serialise
+        after building the whole sale order)."""
+        products = self.env["product.product"].browse(
+            {self._product(line).id for line in order.lines}
+        )
+        StockLedger(self.backend).lock_products(
+            products.filtered("is_storable").ids, nowait=True
+        )
 
     def _binding(self, order):
         binding = self.env["marketplace.order.binding"].search(

@@ -6,10 +6,13 @@ in the same transaction:
 
 1. the lock rows of the order's products are locked in product order
    (``SELECT ... ORDER BY product_id FOR UPDATE``) and their version bumped:
-   a concurrent job taking the same SKUs waits here until this transaction
-   commits, then fails with a serialization error (Odoo's transactions are
-   REPEATABLE READ: its snapshot cannot see our reservation) and is retried
-   at once with a fresh snapshot; the fixed order rules out deadlocks;
+   a concurrent job taking the same SKUs fails with a serialization error
+   once this transaction commits (Odoo's transactions are REPEATABLE READ:
+   its snapshot cannot see our reservation) and is retried with a fresh
+   snapshot; the fixed order rules out deadlocks. The importer takes these
+   locks first, before it builds the sale order, and without waiting
+   (``NOWAIT``): a job that would lose the race gives up before doing work
+   that it would throw away;
 2. one ledger entry per order line is inserted with a unique key
    (``ON CONFLICT DO NOTHING``): a replay applies nothing twice;
 3. each line's quantity is compared with the free stock of the backend's
@@ -22,28 +25,40 @@ from collections import defaultdict
 
 from odoo.tools import float_compare
 
+_LOCK = (
+    "SELECT id FROM marketplace_stock_lock WHERE product_id = ANY(%s) "
+    "ORDER BY product_id FOR UPDATE"
+)
+_LOCK_NOWAIT = _LOCK + " NOWAIT"
+
 
 class StockLedger:
     def __init__(self, backend):
         self.backend = backend
         self.env = backend.env
 
-    def lock_products(self, product_ids):
+    def lock_products(self, product_ids, nowait=False):
+        """Lock the products' rows in product order and bump their version.
+        ``nowait``: raise ``LockNotAvailable`` at once if another
+        transaction holds one, instead of waiting for it."""
         ids = sorted(set(product_ids))
         if not ids:
             return
         cr = self.env.cr
-        cr.execute(
-            "INSERT INTO marketplace_stock_lock (product_id) "
-            "SELECT unnest(%s::int[]) ON CONFLICT (product_id) DO NOTHING",
-            (ids,),
-        )
-        cr.execute(
-            "SELECT id FROM marketplace_stock_lock WHERE product_id = ANY(%s) "
-            "ORDER BY product_id FOR UPDATE",
-            (ids,),
-        )
-        lock_ids = [row[0] for row in cr.fetchall()]
+        cr.execute(_LOCK_NOWAIT if nowait else _LOCK, (ids,), log_exceptions=False)
+        rows = cr.fetchall()
+        if len(rows) < len(ids):
+            # a product's first sale: its row is created, then locked. Only
+            # then: an INSERT meeting a row that another transaction holds
+            # waits for it, whatever ``nowait`` says
+            cr.execute(
+                "INSERT INTO marketplace_stock_lock (product_id) "
+                "SELECT unnest(%s::int[]) ON CONFLICT (product_id) DO NOTHING",
+                (ids,),
+            )
+            cr.execute(_LOCK, (ids,), log_exceptions=False)
+            rows = cr.fetchall()
+        lock_ids = [row[0] for row in rows]
         cr.execute(
             "UPDATE marketplace_stock_lock SET version = version + 1 "
             "WHERE id = ANY(%s)",

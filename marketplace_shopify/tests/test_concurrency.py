@@ -379,7 +379,8 @@ class TestLastUnitRace(RealTransactionCase):
         super().setUpClass()
         cls.start_simulator("shpat_race")
         cls.skus = [f"RACE-{index:03d}" for index in range(cls.ROUNDS)]
-        for sku in cls.skus:
+        cls.held_sku = "RACE-HELD"
+        for sku in [*cls.skus, cls.held_sku]:
             cls.sim.add_product(sku=sku, price="5.00", inventory=1)
         with cls.real_env() as env:
             warehouse = env["stock.warehouse"].search([], limit=1)
@@ -399,14 +400,15 @@ class TestLastUnitRace(RealTransactionCase):
                         "type": "consu",
                         "is_storable": True,
                     }
-                    for sku in cls.skus
+                    for sku in [*cls.skus, cls.held_sku]
                 ]
             )
             for product in products:
                 env["stock.quant"]._update_available_quantity(
                     product, warehouse.lot_stock_id, 1
                 )
-            cls.product_ids = products.ids
+            cls.product_ids = products[: cls.ROUNDS].ids
+            cls.held_product_id = products[-1].id
             cls.stock_location_id = warehouse.lot_stock_id.id
 
     def _process(self, event_id, delay):
@@ -473,6 +475,66 @@ class TestLastUnitRace(RealTransactionCase):
                 free, on_hand = env.cr.fetchone()
                 self.assertEqual(on_hand, 1, sku)
                 self.assertEqual(free, 0, sku)
+
+    def test_import_of_products_held_elsewhere_retries_before_building_the_order(
+        self,
+    ):
+        """Another transaction holds the product's lock row (an import of the
+        same SKU in progress): the job gives up at once and is retried,
+        without waiting for it and without first building a sale order that
+        the lost race would throw away."""
+        with self.real_env() as env:
+            backend = env["marketplace.backend"].browse(self.backend_ids[0])
+            payload = self.sim.create_order(lines=[(self.held_sku, 1)], notify=False)
+            inbound = order_event(payload, "orders/create", "webhook")
+            event_id = env["marketplace.event"]._store_inbound(backend, inbound).id
+
+        def sale_order_numbers_taken():
+            with self.real_env() as env:
+                sequences = env["ir.sequence"].search([("code", "=", "sale.order")])
+                return sorted(sequences.mapped("number_next_actual"))
+
+        outcome = []
+
+        def process():
+            try:
+                with self.real_env() as env:
+                    outcome.append(
+                        env["marketplace.event"].browse(event_id)._job_process()
+                    )
+            except RetryableJobError as err:
+                outcome.append(err)
+
+        numbers_before = sale_order_numbers_taken()
+        with closing(sql_db.db_connect(self.dbname).cursor()) as holder:
+            holder.execute(
+                "INSERT INTO marketplace_stock_lock (product_id) VALUES (%s) "
+                "ON CONFLICT (product_id) DO NOTHING",
+                (self.held_product_id,),
+            )
+            holder.commit()
+            holder.execute(
+                "SELECT id FROM marketplace_stock_lock WHERE product_id = %s "
+                "FOR UPDATE",
+                (self.held_product_id,),
+            )
+            job = threading.Thread(target=process)
+            job.start()
+            job.join(timeout=10)
+            waiting = job.is_alive()
+            holder.rollback()
+        job.join(timeout=30)
+        self.assertFalse(waiting, "the job waited for the lock")
+        self.assertEqual(len(outcome), 1)
+        self.assertIsInstance(outcome[0], RetryableJobError)
+        self.assertEqual(sale_order_numbers_taken(), numbers_before)
+        # the retry, once the other import has committed, goes through
+        with self.real_env() as env:
+            event = env["marketplace.event"].browse(event_id)
+            self.assertEqual(event.state, "queued")
+            event._job_process()
+            self.assertEqual(event.state, "done")
+            self.assertEqual(event.sale_order_id.state, "sale")
 
 
 @tagged("post_install", "-at_install")
