@@ -17,6 +17,7 @@ from contextlib import closing, contextmanager
 from unittest.mock import patch
 
 import psycopg2
+from werkzeug.test import EnvironBuilder
 
 from odoo import SUPERUSER_ID, Command, api, sql_db
 from odoo.tests.common import TransactionCase, tagged
@@ -231,6 +232,64 @@ class TestConcurrency(RealTransactionCase):
             twin.commit()  # pylint: disable=invalid-commit
             delivery.join(timeout=30)
         self.assertEqual(answers, [(200, "duplicate")])
+
+    def test_intake_lends_its_connection_again_and_drops_one_the_server_ended(self):
+        connections = fast_intake.IntakeConnections()
+        self.addCleanup(connections.clear)
+        with self.real_env() as env:
+            token = env["marketplace.backend"].browse(self.backend_id).webhook_token
+        resets = []
+        original_reset = sql_db.PsycoConnection.reset
+
+        def counted_reset(connection):
+            resets.append(connection.get_backend_pid())
+            return original_reset(connection)
+
+        def deliver():
+            payload = self.sim.create_order(lines=[("CONC-SKU", 1)], notify=False)
+            body, headers = signed_delivery(payload, "orders/create")
+            environ = EnvironBuilder(
+                path=f"/marketplace/webhook/{token}",
+                method="POST",
+                data=body,
+                headers=headers,
+            ).get_environ()
+            statuses = []
+            answer = fast_intake._serve(
+                self.dbname, environ, lambda status, _headers: statuses.append(status)
+            )
+            idle = [c for kept in connections._idle.values() for c in kept]
+            self.assertEqual(len(idle), 1)
+            return statuses[0], b"".join(answer).decode(), idle[0].get_backend_pid()
+
+        with (
+            patch.object(fast_intake, "INTAKE_CONNECTIONS", connections),
+            patch.object(sql_db.PsycoConnection, "reset", counted_reset),
+        ):
+            first = deliver()
+            resets.clear()
+            second = deliver()
+            self.assertEqual(resets, [], "the kept connection was reset")
+            self.assertEqual(second[2], first[2], "not the same connection")
+            # the server ends that session (a restart, an administrator)
+            with closing(sql_db.db_connect(self.dbname).cursor()) as admin:
+                admin._cnx.autocommit = True
+                admin.execute("SELECT pg_terminate_backend(%s)", (first[2],))
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline:
+                    admin.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE pid = %s",
+                        (first[2],),
+                    )
+                    if not admin.fetchone()[0]:
+                        break
+                    time.sleep(0.02)
+            third = deliver()
+        self.assertEqual(
+            [answer[:2] for answer in (first, second, third)],
+            [("200 OK", "stored")] * 3,
+        )
+        self.assertNotEqual(third[2], first[2])
 
     def wait_for_lock_wait(self, query_part, timeout=10):
         """Until another session waits on a lock in a query containing
