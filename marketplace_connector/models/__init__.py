@@ -13,3 +13,4 @@ from . import marketplace_stock_dirty
 from . import marketplace_rate_budget
 from . import stock_quant
 from . import marketplace_stock_reconciliation
+from . import res_partner

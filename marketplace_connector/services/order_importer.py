@@ -24,6 +24,7 @@ from decimal import Decimal
 import psycopg2
 
 from odoo import Command, fields
+from odoo.tools import email_normalize
 
 from ..lib.errors import DataError, RetryableError, UnknownProductError
 from ..lib.pricing import (
@@ -269,10 +270,11 @@ class OrderImporter:
                 .partner_id
             )
         bound = bool(partner)
-        if not partner and customer.email:
+        email = email_normalize(customer.email) if customer.email else False
+        if not partner and email:
             partner = self.env["res.partner"].search(
                 [
-                    ("email", "=ilike", customer.email),
+                    ("email_normalized", "=", email),
                     ("parent_id", "=", False),
                     ("company_id", "in", (self.company.id, False)),
                 ],

@@ -73,6 +73,27 @@ class TestOrderImport(ShopifyCase):
         self.assertEqual(len(picking), 1)
         self.assertEqual(picking.state, "assigned")
 
+    def test_new_customer_with_the_email_of_a_contact_becomes_that_contact(self):
+        contact = self.env["res.partner"].create(
+            {"name": "Ada Lovelace", "email": "Ada Lovelace <Ada@Example.com>"}
+        )
+        payload = self.sim.create_order(
+            lines=[("MUG-BLUE", 1)], email="ada@example.com", notify=False
+        )
+        self.assertEqual(self.deliver("orders/create", payload), 200)
+        self.perform_jobs()
+        self.assertEqual(self.sale_orders().partner_id, contact)
+        binding = self.env["marketplace.partner.binding"].search(
+            [("external_id", "=", str(payload["customer"]["id"]))]
+        )
+        self.assertEqual(binding.partner_id, contact)
+        # found through an index, not by reading every partner
+        self.env.cr.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = 'res_partner' "
+            "AND indexname = 'res_partner_email_normalized_marketplace_index'"
+        )
+        self.assertIn("(email_normalized)", self.env.cr.fetchone()[0])
+
     def test_taxes_included_and_order_currency(self):
         payload = self.sim.create_order(
             lines=[("CAP-RED", 3)],
