@@ -162,6 +162,8 @@ class Options:
     rate: str = "25/s"
     faults: tuple = ALL_FAULTS
     workers: int = 6
+    job_workers: int = 0
+    job_nice: int = 10
     seed: int = 1
     json_path: str | None = None
     png_path: str | None = None
@@ -287,6 +289,8 @@ class FlashSale:
             stores=("a", "b"),
             skus=self.scarce + self.plentiful,
             workers=options.workers,
+            job_workers=options.job_workers,
+            job_nice=options.job_nice,
             channels=options.channels,
             database=options.database,
             backend_values={"stock_buffer_units": options.buffer_units},
@@ -474,7 +478,7 @@ class FlashSale:
                     except Exception:
                         continue
                     total += rss
-                    if kind in ("http", "other"):
+                    if kind in ("http", "jobs", "other"):
                         worker = max(worker, rss)
             sample["rss_total"], sample["rss_worker"] = total, worker
             peak["rss_total"] = max(peak["rss_total"], total)
@@ -488,14 +492,27 @@ class FlashSale:
             if self._stop_sampling.wait(0.5):
                 return
         self.mark("profiling", f"py-spy for {self.options.profile_seconds:.0f} s")
-        try:
-            self.results["profile"] = profile_odoo(
-                self.stack.process.pid,
-                self.options.profile_seconds,
-                self.options.profile_path,
-            )
-        except (OSError, subprocess.CalledProcessError) as err:
-            self.mark("profiling failed", repr(err))
+        servers = {"profile": (self.stack.process, self.options.profile_path)}
+        if self.stack.job_process:
+            path = self.options.profile_path + ".jobs"
+            servers["profile_jobs_server"] = (self.stack.job_process, path)
+
+        def record(key, process, path):
+            try:
+                self.results[key] = profile_odoo(
+                    process.pid, self.options.profile_seconds, path
+                )
+            except (OSError, subprocess.CalledProcessError) as err:
+                self.mark("profiling failed", repr(err))
+
+        threads = [
+            threading.Thread(target=record, args=(key, *server))
+            for key, server in servers.items()
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
 
     # Faults
 
@@ -570,14 +587,9 @@ class FlashSale:
     def _worker_to_kill(self, wait=10.0):
         """An HTTP worker running a queue job (jobs run in HTTP workers, so
         this needs no process titles), else any HTTP worker."""
-        children = set()
         deadline = time.monotonic() + wait
         while True:
-            with contextlib.suppress(psutil.Error):
-                children = {
-                    proc.pid
-                    for proc in psutil.Process(self.stack.process.pid).children()
-                }
+            children = self.stack.worker_pids()
             running = [
                 row[0]
                 for row in self.stack.sql(
@@ -589,7 +601,8 @@ class FlashSale:
             if running:
                 return self.fault_rng.choice(sorted(running)), True
             if time.monotonic() > deadline:
-                workers = self.stack.odoo_processes()["http"]
+                kinds = self.stack.odoo_processes()
+                workers = kinds["jobs"] or kinds["http"]
                 return (workers[0].pid if workers else None), False
             time.sleep(0.2)
 
@@ -778,11 +791,11 @@ class FlashSale:
     def _environment(self):
         """What else ran on this machine: other Odoo servers share the two
         cores; a crash loop in the Odoo launcher's output burns CPU."""
-        me = self.stack.process.pid if self.stack.process else None
+        mine = self.stack.server_pids()
         others = 0
         for proc in psutil.process_iter(["pid", "cmdline"]):
             cmdline = " ".join(proc.info.get("cmdline") or [])
-            if proc.info["pid"] != me and "odoo_server.py -c" in cmdline:
+            if proc.info["pid"] not in mine and "odoo_server.py -c" in cmdline:
                 others += 1
         tracebacks = 0
         with contextlib.suppress(OSError), open(self.stack.log + ".stdout") as out:
@@ -1485,6 +1498,17 @@ def parse_args(argv):
         help=f"'all', 'none' or a comma list of {','.join(ALL_FAULTS)}",
     )
     parser.add_argument("--workers", type=int, default=6, help="Odoo HTTP workers")
+    parser.add_argument(
+        "--job-workers",
+        type=int,
+        default=0,
+        help="run the queue jobs on a second Odoo server with this many "
+        "workers, at a lower CPU priority (--job-nice); --workers then serve "
+        "webhooks only. Default 0: one server does everything",
+    )
+    parser.add_argument(
+        "--job-nice", type=int, default=10, help="niceness of the jobs server"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", dest="json_path")
     parser.add_argument("--png", dest="png_path")
@@ -1516,7 +1540,7 @@ def parse_args(argv):
         "--profile",
         dest="profile_path",
         help="py-spy the Odoo workers for 30 s during the sale; summary to "
-        "this file (raw stacks next to it)",
+        "this file (raw stacks next to it; the jobs server's to FILE.jobs)",
     )
     args = parser.parse_args(argv)
     try:
@@ -1529,6 +1553,8 @@ def parse_args(argv):
         rate=args.rate,
         faults=faults,
         workers=args.workers,
+        job_workers=args.job_workers,
+        job_nice=args.job_nice,
         channels=args.channels,
         seed=args.seed,
         json_path=args.json_path,

@@ -40,7 +40,14 @@ def table(results):
         "command",
         f"bench/flash-sale --orders {options.get('orders')} --rate "
         f"'{options.get('rate')}' --faults {faults}"
-        f" --workers {options.get('workers')} --seed {options.get('seed')}"
+        f" --workers {options.get('workers')}"
+        + (
+            f" --job-workers {options['job_workers']}"
+            f" --job-nice {options.get('job_nice')}"
+            if options.get("job_workers")
+            else ""
+        )
+        + f" --seed {options.get('seed')}"
         f" --intake {options.get('intake')} --channels '{options.get('channels')}'",
     )
     row("stack set-up", _fmt(results.get("setup_seconds"), " s"))

@@ -93,6 +93,13 @@ class Stack:
         :class:`WebhookSender` subclass may record what it sends).
     :param webhook_options: keyword arguments of the sender
         (``time_scale``, ``duplicate_rate``, ``drop_rate``...).
+    :param job_workers: more than 0: queue jobs run on an Odoo server of
+        their own (same database, same code) with this many HTTP workers;
+        the job runner sends them there, and the first server's workers
+        serve webhooks and the UI only. 0: one server does everything.
+    :param job_nice: the jobs server's niceness. Under Linux, a process at
+        nice 10 gets about a tenth of the CPU that one at 0 gets when both
+        want it: jobs take what webhooks leave.
     """
 
     def __init__(
@@ -111,6 +118,8 @@ class Stack:
         setup=None,
         sender_class=WebhookSender,
         webhook_options=None,
+        job_workers=0,
+        job_nice=10,
     ):
         self.store_names = stores
         self.skus = list(skus)
@@ -125,13 +134,19 @@ class Stack:
         self.setup = setup
         self.sender_class = sender_class
         self.webhook_options = {"time_scale": 0.01, **(webhook_options or {})}
+        self.job_workers = job_workers
+        self.job_nice = job_nice
         self.registry = None
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.config = os.path.join(VAR_DIR, f"odoo-{database}.conf")
         self.log = os.path.join(VAR_DIR, f"odoo-{database}.log")
+        self.job_port = free_port() if job_workers else self.port
+        self.job_config = os.path.join(VAR_DIR, f"odoo-{database}-jobs.conf")
+        self.job_log = os.path.join(VAR_DIR, f"odoo-{database}-jobs.log")
         self.stores = {}
         self.process = None
+        self.job_process = None
         self.product_ids = {}
 
     # Life cycle
@@ -192,24 +207,46 @@ class Stack:
             store.sim.stop()
         if self.process and self.process.poll() is None:
             self.resume_job_runner()
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        for process in (self.process, self.job_process):
+            if process and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
 
     # Set-up
 
     def _write_config(self):
+        self._write_config_file(
+            self.config,
+            self.port,
+            self.workers,
+            self.cron_threads,
+            self.log,
+            # the job runner, sending jobs to the jobs server if there is one
+            [f"channels = {self.channels}", f"port = {self.job_port}"],
+        )
+        if self.job_workers:
+            self._write_config_file(
+                self.job_config,
+                self.job_port,
+                self.job_workers,
+                0,
+                self.job_log,
+                ["channels = root:0"],  # no job runner of its own
+            )
+
+    def _write_config_file(self, path, port, workers, cron_threads, log, queue_job):
         env_sh = os.path.join(REPO_ROOT, "tools", "odoo_env.sh")
         lines = [
-            f"http_port = {self.port}",
+            f"http_port = {port}",
             "http_interface = 127.0.0.1",
             f"gevent_port = {free_port()}",
-            f"workers = {self.workers}",
-            f"max_cron_threads = {self.cron_threads}",
+            f"workers = {workers}",
+            f"max_cron_threads = {cron_threads}",
             f"server_wide_modules = {self.server_wide_modules}",
-            f"logfile = {self.log}",
+            f"logfile = {log}",
             "log_level = warn",
             "limit_time_real = 600",
             "limit_time_cpu = 300",
@@ -219,17 +256,16 @@ class Stack:
             *self.odoo_options,
             "",
             "[queue_job]",
-            f"channels = {self.channels}",
             "scheme = http",
             "host = 127.0.0.1",
-            f"port = {self.port}",
+            *queue_job,
         ]
         quoted = " ".join(f"'{line}'" for line in lines)
         subprocess.run(
             [
                 "bash",
                 "-c",
-                f"source '{env_sh}' && write_odoo_config '{self.config}' "
+                f"source '{env_sh}' && write_odoo_config '{path}' "
                 f"'{self.database}' {quoted}",
             ],
             check=True,
@@ -321,22 +357,47 @@ class Stack:
             # channels start aligned with Odoo once the queue has drained
 
     def _start_odoo(self):
-        log = open(self.log + ".stdout", "w")
-        self.process = subprocess.Popen(
-            [sys.executable, ODOO_SERVER, "-c", self.config, "-d", self.database],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=REPO_ROOT,
-        )
+        if self.job_workers:
+            self.job_process = self._start_server(
+                self.job_config, self.job_log, ["nice", "-n", str(self.job_nice)]
+            )
+        self.process = self._start_server(self.config, self.log)
+        for process, port, log in (
+            (self.job_process, self.job_port, self.job_log),
+            (self.process, self.port, self.log),
+        ):
+            if process is not None:
+                self._wait_for(process, port, log)
+
+    def _start_server(self, config, log, prefix=()):
+        with open(log + ".stdout", "w") as stdout:
+            return subprocess.Popen(
+                [
+                    *prefix,
+                    sys.executable,
+                    ODOO_SERVER,
+                    "-c",
+                    config,
+                    "-d",
+                    self.database,
+                ],
+                stdout=stdout,
+                stderr=subprocess.STDOUT,
+                cwd=REPO_ROOT,
+            )
+
+    @staticmethod
+    def _wait_for(process, port, log):
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"Odoo exited at start, see {self.log}")
+            if process.poll() is not None:
+                raise RuntimeError(f"Odoo exited at start, see {log}")
             with contextlib.suppress(requests.RequestException):
-                if requests.get(self.url + "/web/health", timeout=2).ok:
+                url = f"http://127.0.0.1:{port}/web/health"
+                if requests.get(url, timeout=2).ok:
                     return
             time.sleep(0.5)
-        raise RuntimeError(f"Odoo did not answer within 120 s, see {self.log}")
+        raise RuntimeError(f"Odoo did not answer within 120 s, see {log}")
 
     # Observation
 
@@ -415,58 +476,79 @@ class Stack:
         with self.env() as env:
             env["ir.config_parameter"].set_param(key, value)
 
+    def server_pids(self):
+        """The main processes of the Odoo servers of this stack."""
+        return {
+            process.pid
+            for process in (self.process, self.job_process)
+            if process is not None
+        }
+
+    def worker_pids(self):
+        """Every process the Odoo servers of this stack forked."""
+        pids = set()
+        for pid in self.server_pids():
+            with contextlib.suppress(psutil.Error):
+                pids |= {child.pid for child in psutil.Process(pid).children()}
+        return pids
+
     def odoo_processes(self):
-        """The Odoo server's processes by kind: ``main``, ``http`` (request
-        workers, which also run the queue jobs), ``cron``, ``jobrunner``,
-        ``gevent`` and ``other`` (kind unknown: without ``setproctitle``
-        every forked worker shows the main command line)."""
+        """The Odoo servers' processes by kind: ``main``, ``http`` (request
+        workers, which also run the queue jobs unless a jobs server does),
+        ``jobs`` (the jobs server's request workers), ``cron``,
+        ``jobrunner``, ``gevent`` and ``other`` (kind unknown: without
+        ``setproctitle`` every forked worker shows the main command line)."""
         kinds = {
             "main": [],
             "http": [],
+            "jobs": [],
             "cron": [],
             "jobrunner": [],
             "gevent": [],
             "other": [],
         }
-        if not self.process or self.process.poll() is not None:
-            return kinds
-        try:
-            main = psutil.Process(self.process.pid)
-            kinds["main"].append(main)
-            children = main.children()
-        except psutil.NoSuchProcess:
-            return kinds
-        titles = {
-            "WorkerHTTP": "http",
-            "WorkerCron": "cron",
-            "WorkerJobRunner": "jobrunner",
-        }
-        for child in children:
-            try:
-                cmdline = " ".join(child.cmdline())
-            except psutil.Error:
+        for process, http_kind in ((self.process, "http"), (self.job_process, "jobs")):
+            if not process or process.poll() is not None:
                 continue
-            kind = "other"
-            for title, name in titles.items():
-                if cmdline.startswith(f"odoo: {title} "):
-                    kind = name
-            if kind == "other" and " gevent" in cmdline:
-                kind = "gevent"
-            kinds[kind].append(child)
+            try:
+                main = psutil.Process(process.pid)
+                kinds["main"].append(main)
+                children = main.children()
+            except psutil.NoSuchProcess:
+                continue
+            titles = {
+                "WorkerHTTP": http_kind,
+                "WorkerCron": "cron",
+                "WorkerJobRunner": "jobrunner",
+            }
+            for child in children:
+                try:
+                    cmdline = " ".join(child.cmdline())
+                except psutil.Error:
+                    continue
+                kind = "other"
+                for title, name in titles.items():
+                    if cmdline.startswith(f"odoo: {title} "):
+                        kind = name
+                if kind == "other" and " gevent" in cmdline:
+                    kind = "gevent"
+                kinds[kind].append(child)
         return kinds
 
     def kill_worker(self, pid=None):
-        """SIGKILL one HTTP worker (``pid``, or any); return its pid. The
-        Odoo main process spawns a replacement."""
+        """SIGKILL one HTTP worker (``pid``, or any: one of the jobs server
+        if there is one); return its pid. The Odoo main process spawns a
+        replacement."""
         kinds = self.odoo_processes()
-        workers = [proc.pid for proc in kinds["http"] + kinds["other"]]
+        workers = [proc.pid for proc in kinds["http"] + kinds["jobs"] + kinds["other"]]
         if pid not in workers:
-            if not kinds["http"]:
+            candidates = kinds["jobs"] or kinds["http"]
+            if not candidates:
                 raise RuntimeError(
                     "no Odoo HTTP worker to kill (install setproctitle to tell "
                     "one from the other workers)"
                 )
-            pid = kinds["http"][0].pid
+            pid = candidates[0].pid
         os.kill(pid, signal.SIGKILL)
         return pid
 
