@@ -55,6 +55,7 @@ class StockLedger:
                 "INSERT INTO marketplace_stock_lock (product_id) "
                 "SELECT unnest(%s::int[]) ON CONFLICT (product_id) DO NOTHING",
                 (ids,),
+                log_exceptions=False,
             )
             cr.execute(_LOCK, (ids,), log_exceptions=False)
             rows = cr.fetchall()
