@@ -53,6 +53,8 @@ class OrderImporter:
         self.company = backend.company_id
         self._tax_cache = {}
         self._product_cache = {}
+        # one ledger for the import: it remembers the products it locked
+        self.ledger = StockLedger(backend)
 
     # Entry point
 
@@ -123,9 +125,7 @@ class OrderImporter:
         products = self.env["product.product"].browse(
             {self._product(line).id for line in order.lines}
         )
-        StockLedger(self.backend).lock_products(
-            products.filtered("is_storable").ids, nowait=True
-        )
+        self.ledger.lock_products(products.filtered("is_storable").ids, nowait=True)
 
     def _binding(self, order):
         binding = self.env["marketplace.order.binding"].search(
@@ -182,7 +182,7 @@ class OrderImporter:
     def _confirm(self, binding, sale, order):
         """Take the stock on the ledger (under the products' locks), flag a
         shortfall, then confirm: Odoo reserves in the same transaction."""
-        shortfalls = StockLedger(self.backend).apply_sale(sale, order.external_id)
+        shortfalls = self.ledger.apply_sale(sale, order.external_id)
         if shortfalls:
             details = ", ".join(
                 f"{product.default_code or product.display_name} short by {qty:g}"
@@ -595,7 +595,7 @@ class OrderImporter:
             self._schedule_review(sale, message)
             return message
         sale._action_cancel()
-        StockLedger(self.backend).apply_cancel(sale, order.external_id)
+        self.ledger.apply_cancel(sale, order.external_id)
         self._set_sync(
             binding, "synced", f"Cancelled on the marketplace ({order.cancel_reason})"
         )

@@ -36,12 +36,18 @@ class StockLedger:
     def __init__(self, backend):
         self.backend = backend
         self.env = backend.env
+        #: products this ledger has locked: their rows stay locked until the
+        #: transaction ends (a rollback to a savepoint taken before the lock
+        #: would release them; the importer takes none around it), so
+        #: locking them again would only repeat queries
+        self._locked = set()
 
     def lock_products(self, product_ids, nowait=False):
-        """Lock the products' rows in product order and bump their version.
-        ``nowait``: raise ``LockNotAvailable`` at once if another
-        transaction holds one, instead of waiting for it."""
-        ids = sorted(set(product_ids))
+        """Lock the products' rows in product order and bump their version,
+        once per transaction and ledger. ``nowait``: raise
+        ``LockNotAvailable`` at once if another transaction holds one,
+        instead of waiting for it."""
+        ids = sorted(set(product_ids) - self._locked)
         if not ids:
             return
         cr = self.env.cr
@@ -65,6 +71,7 @@ class StockLedger:
             "WHERE id = ANY(%s)",
             (lock_ids,),
         )
+        self._locked.update(ids)
 
     def free_in_warehouse(self, product_ids):
         stock_location = self.backend.warehouse_id.lot_stock_id
