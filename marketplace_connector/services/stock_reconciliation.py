@@ -20,6 +20,7 @@ from odoo import fields
 
 from ..lib.allocation import ChannelPolicy, available_to_sell
 from ..lib.stock import StockWrite
+from .stock_availability import share_totals
 from .stock_push import StockPusher
 
 
@@ -114,32 +115,14 @@ class StockReconciler:
         )
         return dict(self.env.cr.fetchall())
 
-    def _share_totals(self):
-        self.env.cr.execute(
-            """
-            SELECT b.product_id,
-                   SUM(CASE WHEN b.stock_policy_override THEN b.stock_share
-                            ELSE mb.stock_share END)
-              FROM marketplace_product_binding b
-              JOIN marketplace_backend mb ON mb.id = b.backend_id
-             WHERE mb.active AND mb.stock_push_enabled
-               AND b.product_id IN (SELECT product_id FROM marketplace_product_binding
-                                     WHERE backend_id = %s)
-             GROUP BY b.product_id
-            """,
-            (self.backend.id,),
-        )
-        return {
-            product: Decimal(str(total)) for product, total in self.env.cr.fetchall()
-        }
-
     # Comparing
 
     def _reconcile_location(self, location, counts, examples):
         channel = self._read_channel(location)
         self._ensure_levels(location)
         free = self._free_by_product(location)
-        totals = self._share_totals()
+        levels = self._levels(location)
+        totals = share_totals(self.env, {row[1] for row in levels})
         backend = self.backend
         default_policy = ChannelPolicy(
             share=Decimal(str(backend.stock_share)),
@@ -149,7 +132,7 @@ class StockReconciler:
         )
         threshold = backend.stock_drift_threshold
         updates, corrections = [], []
-        for row in self._levels(location):
+        for row in levels:
             level_id, product_id, item, override, share, units, percent, maximum = row
             policy = default_policy
             if override:
@@ -159,9 +142,7 @@ class StockReconciler:
                     buffer_percent=Decimal(str(percent)),
                     maximum=maximum or None,
                 )
-            ats = available_to_sell(
-                free.get(product_id, 0), policy, totals.get(product_id, Decimal(1))
-            )
+            ats = available_to_sell(free.get(product_id, 0), policy, totals[product_id])
             counts["checked"] += 1
             if item not in channel:
                 counts["missing"] += 1
