@@ -89,16 +89,18 @@ class StockPusher:
                 _logger.info("Stock of %s pushed twice at once", self.backend.name)
         with closing(sql_db.db_connect(self.env.cr.dbname).cursor()) as cr:
             cr.execute(
-                "SELECT 1 FROM marketplace_stock_dirty WHERE backend_id = %s "
+                "SELECT bool_or(decrement) FROM marketplace_stock_dirty "
+                "WHERE backend_id = %s "
                 "AND due_at <= clock_timestamp() at time zone 'UTC' "
-                "AND NOT id = ANY(%s) LIMIT 1",
+                "AND NOT id = ANY(%s)",
                 (self.backend.id, list(row_ids)),
             )
-            more = cr.fetchone()
-        if more:
+            decrement = cr.fetchone()[0]  # None: no such row
+        if decrement is not None:
             # a push that has yet to start will see them: one is queued
-            # unless another transaction queued it already
-            self.backend._enqueue_stock_push()
+            # unless another transaction queued it already -- a decrease's
+            # push at a decrease's priority
+            self.backend._enqueue_stock_push(decrement=decrement)
 
     def run(self):
         """Push the due products; return a summary line."""

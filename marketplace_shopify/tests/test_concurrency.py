@@ -275,15 +275,11 @@ class TestConcurrency(RealTransactionCase):
             with closing(sql_db.db_connect(self.dbname).cursor()) as admin:
                 admin._cnx.autocommit = True
                 admin.execute("SELECT pg_terminate_backend(%s)", (first[2],))
-                deadline = time.monotonic() + 10
-                while time.monotonic() < deadline:
-                    admin.execute(
-                        "SELECT count(*) FROM pg_stat_activity WHERE pid = %s",
-                        (first[2],),
-                    )
-                    if not admin.fetchone()[0]:
-                        break
-                    time.sleep(0.02)
+            self.wait_for_sessions(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = %s",
+                (first[2],),
+                present=False,
+            )
             third = deliver()
         self.assertEqual(
             [answer[:2] for answer in (first, second, third)],
@@ -291,22 +287,32 @@ class TestConcurrency(RealTransactionCase):
         )
         self.assertNotEqual(third[2], first[2])
 
-    def wait_for_lock_wait(self, query_part, timeout=10):
-        """Until another session waits on a lock in a query containing
-        ``query_part``."""
+    def wait_for_sessions(self, count_query, params, *, present=True, timeout=10):
+        """Until ``count_query`` (a count of ``pg_stat_activity`` rows)
+        counts some session -- or none, when ``present`` is false; polled on
+        a connection of its own."""
         deadline = time.monotonic() + timeout
         with closing(sql_db.db_connect(self.dbname).cursor()) as cr:
             cr._cnx.autocommit = True
             while time.monotonic() < deadline:
-                cr.execute(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE wait_event_type = 'Lock' AND position(%s in query) > 0",
-                    (query_part,),
-                )
-                if cr.fetchone()[0]:
+                cr.execute(count_query, params)
+                if bool(cr.fetchone()[0]) == present:
                     return
                 time.sleep(0.02)
-        raise AssertionError(f"no session came to wait in {query_part!r}")
+        raise AssertionError(
+            f"after {timeout} s, still {'no' if present else 'a'} session "
+            f"for {count_query!r} {params!r}"
+        )
+
+    def wait_for_lock_wait(self, query_part, timeout=10):
+        """Until another session waits on a lock in a query containing
+        ``query_part``."""
+        self.wait_for_sessions(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE wait_event_type = 'Lock' AND position(%s in query) > 0",
+            (query_part,),
+            timeout=timeout,
+        )
 
     def test_concurrent_jobs_for_one_order_make_one_sale_order(self):
         created = self.sim.create_order(lines=[("CONC-SKU", 1)], notify=False)
@@ -653,9 +659,9 @@ class TestChangeDuringPush(RealTransactionCase):
                 ]
             )
 
-    def mark(self):
+    def mark(self, decrement=False):
         with self.real_env() as env:
-            env["marketplace.stock.dirty"]._mark([self.product_id], False)
+            env["marketplace.stock.dirty"]._mark([self.product_id], decrement)
 
     def test_change_while_pushing_is_pushed_again(self):
         self.mark()
@@ -678,6 +684,37 @@ class TestChangeDuringPush(RealTransactionCase):
             pusher.release(rows)
         self.assertEqual(self.queued(), 1, "the change made meanwhile stays queued")
         self.assertEqual(self.push_jobs(), 1, "and a push follows")
+
+    def test_decrease_while_pushing_is_followed_by_a_decrease_push(self):
+        self.mark(decrement=True)
+        with self.real_env() as job_env:  # the push job's transaction
+            pusher = StockPusher(job_env["marketplace.backend"].browse(self.backend_id))
+            rows = pusher.due_rows()
+            self.mark(decrement=True)  # a sale meanwhile: the job waits still
+            with self.real_env() as env:  # then the push job starts
+                env["queue.job"].search(
+                    [
+                        ("func_string", "like", f"({self.backend_id},)"),
+                        ("method_name", "=", "_job_push_stock"),
+                    ]
+                ).write({"state": "done"})
+            pusher.release(rows)
+        with self.real_env() as env:
+            follow_up = env["queue.job"].search(
+                [
+                    ("func_string", "like", f"marketplace.backend({self.backend_id},)"),
+                    ("method_name", "=", "_job_push_stock"),
+                    ("state", "=", "pending"),
+                ]
+            )
+            self.assertEqual(
+                [
+                    (job.identity_key.rsplit("-", 1)[1], job.priority)
+                    for job in follow_up
+                ],
+                [("decrement", marketplace_backend.PUSH_PRIORITY_DECREMENT)],
+                "the sale's decrease waits behind no increase",
+            )
 
     def test_stock_change_never_fails_on_a_push_meanwhile(self):
         # a long transaction (an inventory adjustment) took its snapshot
