@@ -8,11 +8,7 @@ from odoo import fields
 from ..lib.errors import DataError
 from ..lib.stock import is_echo
 from .order_importer import OrderImporter
-from .stock_push import refuse_unmapped
-
-#: a channel's own report of a quantity is acted on after this delay, so the
-#: order that caused it (arriving on its own webhook) is imported first
-DRIFT_CORRECTION_DELAY = 30
+from .stock_push import DRIFT_CORRECTION_DELAY, refuse_unmapped
 
 
 class EventProcessor:

@@ -98,6 +98,18 @@ def waiting_demand(env, product_ids, locations):
     return {(product, root): float(qty) for product, root, qty in env.cr.fetchall()}
 
 
+def free_to_sell(env, product_ids, locations):
+    """Free quantity net of the orders waiting in the inbox: what every
+    channel's share is taken from.
+
+    :return: {(product_id, location_id): quantity}
+    """
+    free = free_quantities(env, product_ids, locations)
+    for key, quantity in waiting_demand(env, product_ids, locations).items():
+        free[key] = free.get(key, 0.0) - quantity
+    return free
+
+
 def policy_for(binding, backend):
     """The binding's own settings when it overrides them, else the backend's."""
     source = binding if binding.stock_policy_override else backend
@@ -135,9 +147,7 @@ def compute_levels(env, levels):
         return {}
     product_ids = set(levels.mapped("product_id").ids)
     locations = levels.mapped("channel_location_id.location_id")
-    free = free_quantities(env, product_ids, locations)
-    for key, quantity in waiting_demand(env, product_ids, locations).items():
-        free[key] = free.get(key, 0.0) - quantity
+    free = free_to_sell(env, product_ids, locations)
     totals = share_totals(env, product_ids)
     result = {}
     for level in levels:

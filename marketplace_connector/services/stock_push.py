@@ -30,6 +30,11 @@ from .stock_availability import compute_levels
 _logger = logging.getLogger(__name__)
 
 MAX_STALE_ROUNDS = 3
+#: a channel found showing less than we offer (its own report, or the
+#: reconciliation's reading) is raised by a push this much later, so the
+#: order that explains the drop (arriving on its own webhook) is imported
+#: first; that push holds the increase while orders wait (``_hold``)
+DRIFT_CORRECTION_DELAY = 30
 #: an increase is held while orders received within this window wait to be
 #: imported (an event stuck longer holds nothing) ...
 BACKLOG_WINDOW_MINUTES = 15

@@ -3,11 +3,16 @@
 
 For each channel location: read every tracked quantity from the channel in
 bulk pages, compute every binding's available-to-sell in bulk (SQL, no record
-loaded one by one), compare. A difference up to the backend's threshold is
-corrected at once (compare-and-set against the quantity just read); a larger
-one is escalated to a person (the level is flagged, one activity on the
-backend) and left as it is: a large gap usually means a mapping or a count
-is wrong, and pushing over it would hide that.
+loaded one by one) exactly as a push does -- orders waiting in the inbox
+count against it -- and compare. A difference up to the backend's threshold
+is corrected: a channel showing more than we can sell is lowered at once
+(compare-and-set against the quantity just read); one showing less is raised
+by a push a little later, which holds the increase while sold orders wait to
+be imported, as every increase is (the drop may be a sale whose order has
+not reached us yet). A larger difference is escalated to a person (the
+level is flagged, one activity on the backend) and left as it is: a large
+gap usually means a mapping or a count is wrong, and pushing over it would
+hide that.
 """
 
 import time
@@ -20,8 +25,8 @@ from odoo import fields
 
 from ..lib.allocation import ChannelPolicy, available_to_sell
 from ..lib.stock import StockWrite
-from .stock_availability import share_totals
-from .stock_push import StockPusher
+from .stock_availability import free_to_sell, share_totals
+from .stock_push import DRIFT_CORRECTION_DELAY, StockPusher
 
 
 class StockReconciler:
@@ -102,27 +107,20 @@ class StockReconciler:
         )
         return self.env.cr.fetchall()
 
-    def _free_by_product(self, location):
-        self.env.cr.execute(
-            """
-            SELECT q.product_id, SUM(q.quantity - q.reserved_quantity)
-              FROM stock_quant q
-              JOIN stock_location l ON l.id = q.location_id
-             WHERE l.parent_path LIKE %s
-             GROUP BY q.product_id
-            """,
-            (location.location_id.parent_path + "%",),
-        )
-        return dict(self.env.cr.fetchall())
+    def _free_by_product(self, location, product_ids):
+        """Free to sell at the location, as a push counts it."""
+        free = free_to_sell(self.env, product_ids, location.location_id)
+        return {product: quantity for (product, _root), quantity in free.items()}
 
     # Comparing
 
     def _reconcile_location(self, location, counts, examples):
         channel = self._read_channel(location)
         self._ensure_levels(location)
-        free = self._free_by_product(location)
         levels = self._levels(location)
-        totals = share_totals(self.env, {row[1] for row in levels})
+        product_ids = {row[1] for row in levels}
+        free = self._free_by_product(location, product_ids)
+        totals = share_totals(self.env, product_ids)
         backend = self.backend
         default_policy = ChannelPolicy(
             share=Decimal(str(backend.stock_share)),
@@ -131,7 +129,7 @@ class StockReconciler:
             maximum=backend.stock_max_quantity or None,
         )
         threshold = backend.stock_drift_threshold
-        updates, corrections = [], []
+        updates, corrections, raises = [], [], set()
         for row in levels:
             level_id, product_id, item, override, share, units, percent, maximum = row
             policy = default_policy
@@ -157,9 +155,14 @@ class StockReconciler:
                 updates.append((level_id, ats, quantity, True, "synced", None))
             elif abs(difference) <= threshold:
                 counts["corrected"] += 1
-                corrections.append(
-                    StockWrite(item, location.external_id, ats, change_from=quantity)
-                )
+                if difference > 0:
+                    corrections.append(
+                        StockWrite(
+                            item, location.external_id, ats, change_from=quantity
+                        )
+                    )
+                else:
+                    raises.add(product_id)
                 updates.append((level_id, ats, quantity, True, "drift", None))
             else:
                 counts["escalated"] += 1
@@ -176,6 +179,10 @@ class StockReconciler:
                 )
         self._write_levels(updates)
         self._correct(corrections, location.id)
+        if raises:
+            self.env["marketplace.stock.dirty"]._mark_later(
+                backend, sorted(raises), DRIFT_CORRECTION_DELAY
+            )
 
     def _write_levels(self, updates):
         if not updates:

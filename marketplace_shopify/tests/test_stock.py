@@ -101,6 +101,21 @@ class StockCase(ShopifyCase):
             ]
         )
 
+    def order_waiting(self, external_id):
+        """An order sold on the channel, in the inbox, not imported yet."""
+        return self.env["marketplace.event"].create(
+            {
+                "backend_id": self.backend.id,
+                "company_id": self.backend.company_id.id,
+                "topic": "orders/create",
+                "dedupe_key": f"order:{external_id}",
+                "resource_type": "order",
+                "external_id": external_id,
+                "state": "queued",
+                "payload": {},
+            }
+        )
+
 
 @tagged("post_install", "-at_install")
 class TestStockPush(StockCase):
@@ -225,21 +240,6 @@ class TestStockPush(StockCase):
             self.assertEqual(job.retry, 0, "being throttled spends no retry")
         self.perform_jobs("_job_push_stock")
         self.assertEqual(self.channel_quantity("MUG-BLUE"), 49)
-
-    def order_waiting(self, external_id):
-        """An order sold on the channel, in the inbox, not imported yet."""
-        return self.env["marketplace.event"].create(
-            {
-                "backend_id": self.backend.id,
-                "company_id": self.backend.company_id.id,
-                "topic": "orders/create",
-                "dedupe_key": f"order:{external_id}",
-                "resource_type": "order",
-                "external_id": external_id,
-                "state": "queued",
-                "payload": {},
-            }
-        )
 
     def test_increase_is_held_while_sold_orders_wait_to_be_imported(self):
         self.change_stock(self.products["TEE-L"], -2)
@@ -463,30 +463,82 @@ class TestInboundLevels(StockCase):
 
 @tagged("post_install", "-at_install")
 class TestReconciliation(StockCase):
+    def reconcile(self):
+        self.backend._enqueue_reconcile()
+        self.perform_jobs("_job_reconcile_stock")
+        return self.env["marketplace.stock.reconciliation"].search(
+            [("backend_id", "=", self.backend.id)], limit=1
+        )
+
     def test_drift_corrected_under_threshold_and_escalated_above(self):
         self.backend.stock_drift_threshold = 5
         for sku in ("MUG-BLUE", "TEE-L", "CAP-RED"):
             self.change_stock(self.products[sku], -0.5)
         self.perform_jobs("_job_push_stock")
         item = self.variants
-        self.sim.set_inventory(item["MUG-BLUE"]["inventory_item_id"], 47)  # -2: correct
+        self.sim.set_inventory(item["MUG-BLUE"]["inventory_item_id"], 47)  # -2: raise
+        self.sim.set_inventory(item["CAP-RED"]["inventory_item_id"], 52)  # +3: lower
         self.sim.set_inventory(item["TEE-L"]["inventory_item_id"], 10)  # -39: escalate
-        self.backend._enqueue_reconcile()
-        self.perform_jobs("_job_reconcile_stock")
-        run = self.env["marketplace.stock.reconciliation"].search(
-            [("backend_id", "=", self.backend.id)], limit=1
-        )
+        run = self.reconcile()
         self.assertEqual(run.checked, 3)
-        self.assertEqual(run.in_sync, 1)
-        self.assertEqual(run.corrected, 1)
+        self.assertEqual(run.in_sync, 0)
+        self.assertEqual(run.corrected, 2)
         self.assertEqual(run.escalated, 1)
+        # more on the channel than we can sell: lowered at once
+        self.assertEqual(self.channel_quantity("CAP-RED"), 49)
+        # less: raised by a push a little later (the drop may be a sale whose
+        # order is on its way), which holds it while orders wait
+        self.assertEqual(self.channel_quantity("MUG-BLUE"), 47)
+        queued = self.queued_rows()
+        self.assertEqual(queued.product_id, self.products["MUG-BLUE"])
+        self.assertGreater(queued.due_at, fields.Datetime.now())
+        self.push_queued_now()
         self.assertEqual(self.channel_quantity("MUG-BLUE"), 49)
         self.assertEqual(self.channel_quantity("TEE-L"), 10, "left for a person")
         self.assertEqual(self.level("TEE-L").state, "escalated")
         self.assertTrue(
             self.backend.activity_ids.filtered(lambda a: "drift" in (a.summary or ""))
         )
+        # levels in drift now: CAP-RED (corrected by the reconciliation) and
+        # TEE-L (escalated); MUG-BLUE is synced since its push
+        self.assertEqual(self.level("MUG-BLUE").state, "synced")
         self.assertEqual(self.backend.drift_count, 2)
+
+    def pushed_in_sync(self):
+        """Every channel quantity pushed: MUG-BLUE and CAP-RED 49, TEE-L 48."""
+        for sku, change in (("MUG-BLUE", -0.5), ("CAP-RED", -0.5), ("TEE-L", -2)):
+            self.change_stock(self.products[sku], change)
+        self.perform_jobs("_job_push_stock")
+
+    def test_orders_waiting_in_the_inbox_count_as_in_a_push(self):
+        self.backend.stock_drift_threshold = 5
+        self.pushed_in_sync()
+        order = self.sim.create_order(lines=[("TEE-L", 3)], notify=False)
+        self.assertEqual(self.deliver("orders/create", order), 200)
+        self.push_now()
+        self.assertEqual(self.channel_quantity("TEE-L"), 45, "the waiting order counts")
+        # the order is not imported yet: the channel showing 45 is right,
+        # not 3 units short (raising it would offer units already sold)
+        run = self.reconcile()
+        self.assertEqual((run.checked, run.in_sync, run.corrected), (3, 3, 0))
+        self.assertEqual(self.channel_quantity("TEE-L"), 45)
+        self.assertFalse(self.queued_rows())
+
+    def test_raise_found_by_reconciliation_is_held_while_orders_wait(self):
+        self.backend.stock_drift_threshold = 5
+        self.pushed_in_sync()
+        # the channel sold 2 units; their orders have not reached us, and
+        # another order waits in the inbox: a sale day's backlog
+        self.sim.set_inventory(self.variants["TEE-L"]["inventory_item_id"], 46)
+        waiting = self.order_waiting("reconcile-held")
+        run = self.reconcile()
+        self.assertEqual((run.checked, run.in_sync, run.corrected), (3, 2, 1))
+        self.push_queued_now()
+        self.assertEqual(self.channel_quantity("TEE-L"), 46, "raise held")
+        self.assertEqual(self.level("TEE-L").state, "pending")
+        waiting.state = "done"
+        self.push_queued_now()
+        self.assertEqual(self.channel_quantity("TEE-L"), 48)
 
 
 @tagged("post_install", "-at_install")
