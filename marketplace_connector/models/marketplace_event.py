@@ -15,15 +15,19 @@ States: received -> queued -> done | ignored | failed | dead.
 import logging
 import time
 import uuid
+from contextlib import closing
 
+import psycopg2
 from psycopg2 import errors as pg_errors
 from psycopg2.extras import Json
 
-from odoo import _, api, fields, models
+from odoo import _, api, fields, models, sql_db
 from odoo.exceptions import UserError
 
 from odoo.addons.queue_job.exception import RetryableJobError
 
+from ..fast_intake import read_committed
+from ..lib.database_errors import is_lost_connection
 from ..lib.errors import PermanentError, RetryableError
 from ..services.event_processor import EventProcessor
 from ..services.job_errors import retry_when_database_returns
@@ -38,6 +42,11 @@ CONCURRENCY_ERRORS = (
     pg_errors.LockNotAvailable,
 )
 EVENT_JOB_PRIORITY = 10
+#: an order's job also imports up to this many orders in all, taking along
+#: other orders of its backend that wait in the inbox (system parameter
+#: ``marketplace_connector.import_batch_size``; 1: one order per job)
+IMPORT_BATCH_SIZE = 5
+IMPORT_BATCH_PARAMETER = "marketplace_connector.import_batch_size"
 
 #: One statement stores the event and, for a new order, queues a push of the
 #: products it takes on every backend selling them: the order counts against
@@ -213,10 +222,18 @@ class MarketplaceEvent(models.Model):
     # Processing
 
     def _job_process(self):
-        """Job entry point: hand over to the processor, classify errors."""
+        """Job entry point: hand over to the processor, classify errors; an
+        order's job then takes along other orders waiting in the inbox."""
         self.ensure_one()
         with retry_when_database_returns():
-            return self._process_and_record()
+            result = self._process_and_record()
+            if self.resource_type == "order":
+                taken = self._process_waiting_orders()
+                if taken:
+                    result += f"; took along {len(taken)} more: events " + ", ".join(
+                        str(event.id) for event in taken
+                    )
+            return result
 
     def _process_and_record(self):
         if self.state in ("done", "ignored"):
@@ -224,6 +241,13 @@ class MarketplaceEvent(models.Model):
         started = time.monotonic()
         try:
             with self.env.cr.savepoint():
+                # a job that took this event along holds its row: this one
+                # comes back (and finds it done) rather than import it twice
+                self.env.cr.execute(
+                    "SELECT id FROM marketplace_event WHERE id = %s FOR UPDATE NOWAIT",
+                    (self.id,),
+                    log_exceptions=False,
+                )
                 state, message, order = EventProcessor(self).run()
         except RetryableError as err:
             raise RetryableJobError(str(err), seconds=err.retry_after) from err
@@ -254,6 +278,85 @@ class MarketplaceEvent(models.Model):
         if state == "failed":
             self.backend_id._notify_failure(self, message)
         return f"{state}: {message}"
+
+    # Several orders per job
+
+    def _process_waiting_orders(self):
+        """Import, in this job's transaction, other orders of the backend
+        whose jobs wait to start: each order a job takes along costs one
+        job run (a request to a worker, two commits of the job's state)
+        fewer. Each is imported in a savepoint of its own, exactly as its own
+        job would do it; one that cannot be imported right now (its order or
+        its products' stock held by another job, a conflict) is left to its
+        own job. The jobs of those imported are set done once this
+        transaction has committed; one that starts meanwhile finds its event
+        done.
+
+        :return: the events imported along (done, ignored or failed)
+        """
+        size = int(
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param(IMPORT_BATCH_PARAMETER, IMPORT_BATCH_SIZE)
+        )
+        if size <= 1:
+            return self.browse()
+        self.env.cr.execute(
+            """
+            SELECT e.id FROM marketplace_event e
+              JOIN queue_job j ON j.uuid = e.job_uuid
+             WHERE e.backend_id = %s AND e.resource_type = 'order'
+               AND e.state = 'queued' AND e.id != %s AND j.state = 'pending'
+               AND (j.eta IS NULL OR j.eta <= now() at time zone 'UTC')
+             ORDER BY e.id
+             LIMIT %s
+            """,
+            (self.backend_id.id, self.id, size - 1),
+        )
+        taken = self.browse()
+        for event in self.browse([row[0] for row in self.env.cr.fetchall()]):
+            try:
+                with self.env.cr.savepoint():
+                    event._process_and_record()
+            except psycopg2.Error as err:
+                if is_lost_connection(err):
+                    raise  # the whole job runs again
+                _logger.debug("Event %s left to its own job: %s", event.id, err)
+                continue
+            except Exception as err:
+                # retry later, a bug: its own job meets it, and says so
+                _logger.debug("Event %s left to its own job: %s", event.id, err)
+                continue
+            taken |= event
+        if taken:
+            self._retire_jobs_after_commit(taken)
+        return taken
+
+    def _retire_jobs_after_commit(self, events):
+        """Once this transaction has committed, set done the jobs of
+        ``events`` that have not started; a job the runner sent meanwhile
+        runs and finds its event done."""
+        dbname = self.env.cr.dbname
+        job_uuids = events.mapped("job_uuid")
+        note = f"Processed by the job of event {self.id}"
+
+        @self.env.cr.postcommit.add
+        def retire():
+            try:
+                # READ COMMITTED: a job the runner has just sent is skipped,
+                # not a reason to fail to serialise and retire none
+                cursor = sql_db.db_connect(dbname).cursor()
+                with closing(read_committed(cursor)) as cr:
+                    cr.execute(
+                        "UPDATE queue_job SET state = 'done', result = %s, "
+                        "date_done = now() at time zone 'UTC' "
+                        "WHERE uuid = ANY(%s) AND state = 'pending'",
+                        (note, job_uuids),
+                    )
+                    cr.commit()  # pylint: disable=invalid-commit
+            except psycopg2.Error as err:
+                # they will run, and find their events done
+                _logger.info("Jobs of events imported along left to run: %s", err)
 
     def _on_job_failed(self, exc_info=None, exc_name=None, exc_message=None):
         """queue_job calls this when the job fails for good (retries
