@@ -39,6 +39,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -47,6 +48,12 @@ import uuid
 import psycopg2
 
 SCRATCH_TABLE = "bench_bare_inbox"
+WRK_THREADS = 2
+WRK_DELIVERIES_SCRIPT = os.path.join(os.path.dirname(__file__), "wrk_deliveries.lua")
+#: deliveries prepared per second of a wrk measure of the intake: well above
+#: what it stores here (the bare loop, without HTTP, ~1,500/s on one
+#: connection), so that each is sent once
+WRK_DELIVERIES_PER_SECOND = 1000
 
 
 def _sign(body, secret):
@@ -280,24 +287,25 @@ def _load_summary(latencies, statuses, errors, elapsed, ok=lambda s: 200 <= s < 
 # (b) Odoo's HTTP floor
 
 
-def _wrk(url, connections, seconds):
+def _wrk(url, connections, seconds, script=None, script_args=()):
+    """``wrk`` on ``url`` (with a Lua ``script`` and its arguments, if any);
+    None when wrk is not installed."""
     if not shutil.which("wrk"):
         return None
-    output = subprocess.run(
-        [
-            "wrk",
-            "-t2",
-            f"-c{connections}",
-            f"-d{int(seconds)}s",
-            "--latency",
-            "--timeout",
-            "10s",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    command = [
+        "wrk",
+        f"-t{WRK_THREADS}",
+        f"-c{connections}",
+        f"-d{int(seconds)}s",
+        "--latency",
+        "--timeout",
+        "10s",
+    ]
+    if script:
+        command += ["-s", script, url, "--", *script_args]
+    else:
+        command.append(url)
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
 
     def latency(label):
         match = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
@@ -308,12 +316,17 @@ def _wrk(url, connections, seconds):
 
     rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+        output,
+    )
     return {
         "requests_per_s": float(rate.group(1)) if rate else None,
         "p50_ms": latency("50"),
         "p99_ms": latency("99"),
         "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
-        "client": f"wrk -t2 -c{connections} -d{int(seconds)}s",
+        "socket_errors": sum(map(int, socket_errors.groups())) if socket_errors else 0,
+        "client": f"wrk -t{WRK_THREADS} -c{connections} -d{int(seconds)}s",
     }
 
 
@@ -418,6 +431,56 @@ def intake_max_rate(stack, store, payloads, connections, seconds=10.0):
         stack.sql("SELECT count(*) FROM marketplace_event")[0][0] - events_before
     )
     summary["client"] = f"Python threads x{connections}, http.client"
+    summary["job_runner"] = "paused during the measure"
+    return summary
+
+
+def intake_wrk(stack, store, payloads, connections, seconds=10.0):
+    """Signed new deliveries as fast as ``wrk`` sends them, with the job
+    runner paused: the intake measured with the client of the floor's
+    ``wrk`` figure, so that ratio compares like with like (the Python
+    client spends a good part of the two cores on itself). The deliveries
+    are built and signed beforehand (``wrk_deliveries.lua`` sends each
+    once); None when wrk is not installed."""
+    if not shutil.which("wrk"):
+        return None
+    request = _delivery_maker(store, payloads, offset=2 * 10**6)
+    prepared = int(seconds * WRK_DELIVERIES_PER_SECOND)
+    with tempfile.NamedTemporaryFile("w", suffix=".tsv") as deliveries:
+        for index in range(prepared):
+            _method, _path, body, headers = request(index)
+            fields = [
+                headers[name]
+                for name in (
+                    "X-Shopify-Hmac-Sha256",
+                    "X-Shopify-Webhook-Id",
+                    "X-Shopify-Event-Id",
+                    "X-Shopify-Triggered-At",
+                )
+            ]
+            deliveries.write("\t".join([*fields, body.decode()]) + "\n")
+        deliveries.flush()
+        events_before = stack.sql("SELECT count(*) FROM marketplace_event")[0][0]
+        stack.pause_job_runner()
+        try:
+            summary = _wrk(
+                store.webhook_url,
+                connections,
+                seconds,
+                script=WRK_DELIVERIES_SCRIPT,
+                script_args=(
+                    deliveries.name,
+                    str(WRK_THREADS),
+                    store.sim.shop_domain,
+                    "orders/updated",
+                ),
+            )
+        finally:
+            stack.resume_job_runner()
+    stored = stack.sql("SELECT count(*) FROM marketplace_event")[0][0] - events_before
+    summary["events_stored"] = stored
+    summary["stored_per_s"] = round(stored / seconds, 1)
+    summary["deliveries_prepared"] = prepared
     summary["job_runner"] = "paused during the measure"
     return summary
 

@@ -269,6 +269,20 @@ def table(results):
             f"ms, p99 {_fmt(intake_max['p99_ms'])} ms, {intake_max['events_stored']} "
             f"events stored, statuses {intake_max['statuses']}",
         )
+        intake_wrk = ceilings.get("intake_wrk")
+        if intake_wrk:
+            stretch = targets.get("intake_max_per_s")
+            row(
+                "intake, max rate (wrk)",
+                f"{_fmt(intake_wrk['stored_per_s'])}/s stored "
+                f"({_fmt(intake_wrk['requests_per_s'])} requests/s), p50 "
+                f"{_fmt(intake_wrk['p50_ms'])} ms, p99 {_fmt(intake_wrk['p99_ms'])} "
+                f"ms, {intake_wrk['non_2xx']} non-2xx, "
+                f"{intake_wrk['socket_errors']} socket errors"
+                + _target(
+                    None if stretch is None else intake_wrk["stored_per_s"] >= stretch
+                ),
+            )
         ratios = ceilings["ratios"]
         target = targets.get("floor_ratio")
         floor_ratio = ratios.get("to_floor_python")
@@ -277,7 +291,9 @@ def table(results):
             _fmt(floor_ratio)
             + _target(None if floor_ratio is None else floor_ratio >= target),
         )
-        row("intake / floor (wrk)", _fmt(ratios.get("to_floor_wrk")))
+        row("intake (Python client) / floor (wrk)", _fmt(ratios.get("to_floor_wrk")))
+        if ratios.get("wrk_to_floor_wrk") is not None:
+            row("intake / floor, both wrk", _fmt(ratios["wrk_to_floor_wrk"]))
         row(
             "intake / bare loop 1 / 4",
             f"{_fmt(ratios.get('to_bare_loop_1'))} / "
