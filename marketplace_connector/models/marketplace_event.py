@@ -23,6 +23,7 @@ from psycopg2.extras import Json
 
 from odoo import _, api, fields, models, sql_db
 from odoo.exceptions import UserError
+from odoo.tools.sql import create_index
 
 from odoo.addons.queue_job.exception import RetryableJobError
 
@@ -47,6 +48,9 @@ EVENT_JOB_PRIORITY = 10
 #: ``marketplace_connector.import_batch_size``; 1: one order per job)
 IMPORT_BATCH_SIZE = 5
 IMPORT_BATCH_PARAMETER = "marketplace_connector.import_batch_size"
+#: queued orders read per order wanted: the oldest are often being
+#: imported by their own jobs already
+WAITING_ORDERS_READ_FACTOR = 4
 
 #: One statement stores the event and, for a new order, queues a push of the
 #: products it takes on every backend selling them: the order counts against
@@ -144,6 +148,18 @@ class MarketplaceEvent(models.Model):
             "This delivery is already in the inbox.",
         ),
     ]
+
+    def init(self):
+        """The queued orders of a backend in order: an order's job looks
+        them up to take some along (``_waiting_orders``). Partial, so it
+        holds only the backlog, whatever the size of the inbox."""
+        create_index(
+            self.env.cr,
+            "marketplace_event_queued_order_index",
+            self._table,
+            ["backend_id", "id"],
+            where="state = 'queued' AND resource_type = 'order'",
+        )
 
     # Intake
 
@@ -301,20 +317,8 @@ class MarketplaceEvent(models.Model):
         )
         if size <= 1:
             return self.browse()
-        self.env.cr.execute(
-            """
-            SELECT e.id FROM marketplace_event e
-              JOIN queue_job j ON j.uuid = e.job_uuid
-             WHERE e.backend_id = %s AND e.resource_type = 'order'
-               AND e.state = 'queued' AND e.id != %s AND j.state = 'pending'
-               AND (j.eta IS NULL OR j.eta <= now() at time zone 'UTC')
-             ORDER BY e.id
-             LIMIT %s
-            """,
-            (self.backend_id.id, self.id, size - 1),
-        )
         taken = self.browse()
-        for event in self.browse([row[0] for row in self.env.cr.fetchall()]):
+        for event in self._waiting_orders(size - 1):
             try:
                 with self.env.cr.savepoint():
                     event._process_and_record()
@@ -331,6 +335,45 @@ class MarketplaceEvent(models.Model):
         if taken:
             self._retire_jobs_after_commit(taken)
         return taken
+
+    def _waiting_orders(self, limit):
+        """Up to ``limit`` queued order events of this backend, oldest
+        first, whose jobs wait to start (not sent by the runner, not
+        postponed).
+
+        Two plain lookups rather than one join: during a sale the planner's
+        statistics lag the inbox by thousands of rows, and the join was
+        planned as a loop over every queued event (measured: 2.9 s at 5,000
+        queued). The first reads the partial index of queued orders in
+        order; the second finds a few jobs by uuid."""
+        self.env.cr.execute(
+            """
+            SELECT id, job_uuid FROM marketplace_event
+             WHERE backend_id = %s AND resource_type = 'order'
+               AND state = 'queued' AND id != %s
+             ORDER BY id
+             LIMIT %s
+            """,
+            (self.backend_id.id, self.id, limit * WAITING_ORDERS_READ_FACTOR),
+        )
+        candidates = self.env.cr.fetchall()
+        if not candidates:
+            return self.browse()
+        # the states are compared here, not in SQL: with them in the query
+        # the planner intersects the uuids with queue_job's state index,
+        # reading every pending job
+        self.env.cr.execute(
+            "SELECT uuid, state = 'pending' "
+            "AND (eta IS NULL OR eta <= now() at time zone 'UTC') "
+            "FROM queue_job WHERE uuid = ANY(%s)",
+            ([job_uuid for _id, job_uuid in candidates],),
+        )
+        waiting = {job_uuid for job_uuid, ready in self.env.cr.fetchall() if ready}
+        return self.browse(
+            [event_id for event_id, job_uuid in candidates if job_uuid in waiting][
+                :limit
+            ]
+        )
 
     def _retire_jobs_after_commit(self, events):
         """Once this transaction has committed, set done the jobs of
