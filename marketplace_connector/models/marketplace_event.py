@@ -15,20 +15,15 @@ States: received -> queued -> done | ignored | failed | dead.
 import logging
 import time
 import uuid
-from contextlib import closing
 
-import psycopg2
 from psycopg2 import errors as pg_errors
 from psycopg2.extras import Json
 
-from odoo import _, api, fields, models, sql_db
+from odoo import _, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools.sql import create_index
 
 from odoo.addons.queue_job.exception import RetryableJobError
 
-from ..fast_intake import read_committed
-from ..lib.database_errors import is_lost_connection
 from ..lib.errors import PermanentError, RetryableError
 from ..services.event_processor import EventProcessor
 from ..services.job_errors import retry_when_database_returns
@@ -43,14 +38,6 @@ CONCURRENCY_ERRORS = (
     pg_errors.LockNotAvailable,
 )
 EVENT_JOB_PRIORITY = 10
-#: an order's job also imports up to this many orders in all, taking along
-#: other orders of its backend that wait in the inbox (system parameter
-#: ``marketplace_connector.import_batch_size``; 1: one order per job)
-IMPORT_BATCH_SIZE = 5
-IMPORT_BATCH_PARAMETER = "marketplace_connector.import_batch_size"
-#: queued orders read per order wanted: the oldest are often being
-#: imported by their own jobs already
-WAITING_ORDERS_READ_FACTOR = 4
 
 #: One statement stores the event and, for a new order, queues a push of the
 #: products it takes on every backend selling them: the order counts against
@@ -149,18 +136,6 @@ class MarketplaceEvent(models.Model):
         ),
     ]
 
-    def init(self):
-        """The queued orders of a backend in order: an order's job looks
-        them up to take some along (``_waiting_orders``). Partial, so it
-        holds only the backlog, whatever the size of the inbox."""
-        create_index(
-            self.env.cr,
-            "marketplace_event_queued_order_index",
-            self._table,
-            ["backend_id", "id"],
-            where="state = 'queued' AND resource_type = 'order'",
-        )
-
     # Intake
 
     @api.model
@@ -238,18 +213,10 @@ class MarketplaceEvent(models.Model):
     # Processing
 
     def _job_process(self):
-        """Job entry point: hand over to the processor, classify errors; an
-        order's job then takes along other orders waiting in the inbox."""
+        """Job entry point: hand over to the processor, classify errors."""
         self.ensure_one()
         with retry_when_database_returns():
-            result = self._process_and_record()
-            if self.resource_type == "order":
-                taken = self._process_waiting_orders()
-                if taken:
-                    result += f"; took along {len(taken)} more: events " + ", ".join(
-                        str(event.id) for event in taken
-                    )
-            return result
+            return self._process_and_record()
 
     def _process_and_record(self):
         if self.state in ("done", "ignored"):
@@ -257,13 +224,6 @@ class MarketplaceEvent(models.Model):
         started = time.monotonic()
         try:
             with self.env.cr.savepoint():
-                # a job that took this event along holds its row: this one
-                # comes back (and finds it done) rather than import it twice
-                self.env.cr.execute(
-                    "SELECT id FROM marketplace_event WHERE id = %s FOR UPDATE NOWAIT",
-                    (self.id,),
-                    log_exceptions=False,
-                )
                 state, message, order = EventProcessor(self).run()
         except RetryableError as err:
             raise RetryableJobError(str(err), seconds=err.retry_after) from err
@@ -294,112 +254,6 @@ class MarketplaceEvent(models.Model):
         if state == "failed":
             self.backend_id._notify_failure(self, message)
         return f"{state}: {message}"
-
-    # Several orders per job
-
-    def _process_waiting_orders(self):
-        """Import, in this job's transaction, other orders of the backend
-        whose jobs wait to start: each order a job takes along costs one
-        job run (a request to a worker, two commits of the job's state)
-        fewer. Each is imported in a savepoint of its own, exactly as its own
-        job would do it; one that cannot be imported right now (its order or
-        its products' stock held by another job, a conflict) is left to its
-        own job. The jobs of those imported are set done once this
-        transaction has committed; one that starts meanwhile finds its event
-        done.
-
-        :return: the events imported along (done, ignored or failed)
-        """
-        size = int(
-            self.env["ir.config_parameter"]
-            .sudo()
-            .get_param(IMPORT_BATCH_PARAMETER, IMPORT_BATCH_SIZE)
-        )
-        if size <= 1:
-            return self.browse()
-        taken = self.browse()
-        for event in self._waiting_orders(size - 1):
-            try:
-                with self.env.cr.savepoint():
-                    event._process_and_record()
-            except psycopg2.Error as err:
-                if is_lost_connection(err):
-                    raise  # the whole job runs again
-                _logger.debug("Event %s left to its own job: %s", event.id, err)
-                continue
-            except Exception as err:
-                # retry later, a bug: its own job meets it, and says so
-                _logger.debug("Event %s left to its own job: %s", event.id, err)
-                continue
-            taken |= event
-        if taken:
-            self._retire_jobs_after_commit(taken)
-        return taken
-
-    def _waiting_orders(self, limit):
-        """Up to ``limit`` queued order events of this backend, oldest
-        first, whose jobs wait to start (not sent by the runner, not
-        postponed).
-
-        Two plain lookups rather than one join: during a sale the planner's
-        statistics lag the inbox by thousands of rows, and the join was
-        planned as a loop over every queued event (measured: 2.9 s at 5,000
-        queued). The first reads the partial index of queued orders in
-        order; the second finds a few jobs by uuid."""
-        self.env.cr.execute(
-            """
-            SELECT id, job_uuid FROM marketplace_event
-             WHERE backend_id = %s AND resource_type = 'order'
-               AND state = 'queued' AND id != %s
-             ORDER BY id
-             LIMIT %s
-            """,
-            (self.backend_id.id, self.id, limit * WAITING_ORDERS_READ_FACTOR),
-        )
-        candidates = self.env.cr.fetchall()
-        if not candidates:
-            return self.browse()
-        # the states are compared here, not in SQL: with them in the query
-        # the planner intersects the uuids with queue_job's state index,
-        # reading every pending job
-        self.env.cr.execute(
-            "SELECT uuid, state = 'pending' "
-            "AND (eta IS NULL OR eta <= now() at time zone 'UTC') "
-            "FROM queue_job WHERE uuid = ANY(%s)",
-            ([job_uuid for _id, job_uuid in candidates],),
-        )
-        waiting = {job_uuid for job_uuid, ready in self.env.cr.fetchall() if ready}
-        return self.browse(
-            [event_id for event_id, job_uuid in candidates if job_uuid in waiting][
-                :limit
-            ]
-        )
-
-    def _retire_jobs_after_commit(self, events):
-        """Once this transaction has committed, set done the jobs of
-        ``events`` that have not started; a job the runner sent meanwhile
-        runs and finds its event done."""
-        dbname = self.env.cr.dbname
-        job_uuids = events.mapped("job_uuid")
-        note = f"Processed by the job of event {self.id}"
-
-        @self.env.cr.postcommit.add
-        def retire():
-            try:
-                # READ COMMITTED: a job the runner has just sent is skipped,
-                # not a reason to fail to serialise and retire none
-                cursor = sql_db.db_connect(dbname).cursor()
-                with closing(read_committed(cursor)) as cr:
-                    cr.execute(
-                        "UPDATE queue_job SET state = 'done', result = %s, "
-                        "date_done = now() at time zone 'UTC' "
-                        "WHERE uuid = ANY(%s) AND state = 'pending'",
-                        (note, job_uuids),
-                    )
-                    cr.commit()  # pylint: disable=invalid-commit
-            except psycopg2.Error as err:
-                # they will run, and find their events done
-                _logger.info("Jobs of events imported along left to run: %s", err)
 
     def _on_job_failed(self, exc_info=None, exc_name=None, exc_message=None):
         """queue_job calls this when the job fails for good (retries

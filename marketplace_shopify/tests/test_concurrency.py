@@ -99,31 +99,6 @@ class RealTransactionCase(TransactionCase):
         cls.backend_ids.append(backend.id)
         return backend
 
-    def run_while_stock_held(self, product_id, target, timeout=10):
-        """Run ``target`` in a thread while another transaction holds the
-        product's stock lock row (an import of it in progress), for up to
-        ``timeout`` seconds; return whether it was still running then (it
-        waited for the lock)."""
-        with closing(sql_db.db_connect(self.dbname).cursor()) as holder:
-            holder.execute(
-                "INSERT INTO marketplace_stock_lock (product_id) VALUES (%s) "
-                "ON CONFLICT (product_id) DO NOTHING",
-                (product_id,),
-            )
-            holder.commit()  # pylint: disable=invalid-commit
-            holder.execute(
-                "SELECT id FROM marketplace_stock_lock WHERE product_id = %s "
-                "FOR UPDATE",
-                (product_id,),
-            )
-            thread = threading.Thread(target=target)
-            thread.start()
-            thread.join(timeout=timeout)
-            waited = thread.is_alive()
-            holder.rollback()
-        thread.join(timeout=30)
-        return waited
-
     @classmethod
     def _delete_backend_jobs(cls):
         """The jobs queued for the class's backend (``cls.backend_id``):
@@ -596,8 +571,25 @@ class TestLastUnitRace(RealTransactionCase):
                 outcome.append(err)
 
         numbers_before = sale_order_numbers_taken()
-        waited = self.run_while_stock_held(self.held_product_id, process)
-        self.assertFalse(waited, "the job waited for the lock")
+        with closing(sql_db.db_connect(self.dbname).cursor()) as holder:
+            holder.execute(
+                "INSERT INTO marketplace_stock_lock (product_id) VALUES (%s) "
+                "ON CONFLICT (product_id) DO NOTHING",
+                (self.held_product_id,),
+            )
+            holder.commit()
+            holder.execute(
+                "SELECT id FROM marketplace_stock_lock WHERE product_id = %s "
+                "FOR UPDATE",
+                (self.held_product_id,),
+            )
+            job = threading.Thread(target=process)
+            job.start()
+            job.join(timeout=10)
+            waiting = job.is_alive()
+            holder.rollback()
+        job.join(timeout=30)
+        self.assertFalse(waiting, "the job waited for the lock")
         self.assertEqual(len(outcome), 1)
         self.assertIsInstance(outcome[0], RetryableJobError)
         self.assertEqual(sale_order_numbers_taken(), numbers_before)
@@ -608,150 +600,6 @@ class TestLastUnitRace(RealTransactionCase):
             event._job_process()
             self.assertEqual(event.state, "done")
             self.assertEqual(event.sale_order_id.state, "sale")
-
-
-@tagged("post_install", "-at_install")
-class TestOrdersTakenAlong(RealTransactionCase):
-    """An order's job imports other orders waiting in the inbox in its own
-    transaction, each as its own job would; their jobs then end without
-    running. One that cannot be imported right now is left to its job."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.start_simulator("shpat_along")
-        cls.skus = ("ALONG-1", "ALONG-2", "ALONG-HELD")
-        for sku in cls.skus:
-            cls.sim.add_product(sku=sku, price="7.00", inventory=20)
-        with cls.real_env() as env:
-            warehouse = env["stock.warehouse"].search([], limit=1)
-            cls.backend_id = cls.create_backend(
-                env,
-                cls.sim,
-                "Taken along",
-                auto_confirm=True,
-                stock_push_enabled=False,
-                access_token="shpat_along",
-            ).id
-            products = env["product.product"].create(
-                [
-                    {
-                        "name": sku,
-                        "default_code": sku,
-                        "type": "consu",
-                        "is_storable": True,
-                    }
-                    for sku in cls.skus
-                ]
-            )
-            for product in products:
-                env["stock.quant"]._update_available_quantity(
-                    product, warehouse.lot_stock_id, 20
-                )
-            cls.held_product_id = products[-1].id
-
-    def store_orders(self, skus):
-        """One webhook-stored order event per SKU, committed."""
-        event_ids = []
-        with self.real_env() as env:
-            backend = env["marketplace.backend"].browse(self.backend_id)
-            for sku in skus:
-                payload = self.sim.create_order(lines=[(sku, 1)], notify=False)
-                inbound = order_event(payload, "orders/create", "webhook")
-                event_ids.append(
-                    env["marketplace.event"]._store_inbound(backend, inbound).id
-                )
-        return event_ids
-
-    def run_job(self, event_id):
-        """The event's job, in a transaction of its own (committed)."""
-        with self.real_env() as env:
-            return env["marketplace.event"].browse(event_id)._job_process()
-
-    def states(self, event_ids):
-        """Per event: its state, its sale order's state, its job's state."""
-        with self.real_env() as env:
-            events = env["marketplace.event"].browse(event_ids)
-            jobs = {
-                job.uuid: job
-                for job in env["queue.job"].search(
-                    [("uuid", "in", events.mapped("job_uuid"))]
-                )
-            }
-            return [
-                (event.state, event.sale_order_id.state, jobs[event.job_uuid].state)
-                for event in events
-            ]
-
-    def test_job_imports_waiting_orders_along_and_ends_their_jobs(self):
-        event_ids = self.store_orders(["ALONG-1", "ALONG-2", "ALONG-1"])
-        result = self.run_job(event_ids[0])
-        self.assertIn(
-            f"took along 2 more: events {event_ids[1]}, {event_ids[2]}", result
-        )
-        # the first job's own row is queue_job's to finish: here it was not
-        # run through the runner, so it stays pending
-        self.assertEqual(
-            self.states(event_ids),
-            [("done", "sale", "pending")] + [("done", "sale", "done")] * 2,
-        )
-        with self.real_env() as env:
-            events = env["marketplace.event"].browse(event_ids[1:])
-            jobs = env["queue.job"].search([("uuid", "in", events.mapped("job_uuid"))])
-            self.assertEqual(
-                set(jobs.mapped("result")),
-                {f"Processed by the job of event {event_ids[0]}"},
-            )
-            self.assertEqual(len(events.sale_order_id), 2, "one sale order each")
-
-    def test_order_whose_stock_is_held_elsewhere_is_left_to_its_own_job(self):
-        event_ids = self.store_orders(["ALONG-1", "ALONG-HELD", "ALONG-2"])
-        outcome = []
-
-        def job():
-            outcome.append(self.run_job(event_ids[0]))
-
-        waited = self.run_while_stock_held(self.held_product_id, job)
-        self.assertFalse(waited, "the job waited for the held stock")
-        self.assertIn(f"took along 1 more: events {event_ids[2]}", outcome[0])
-        self.assertEqual(
-            self.states(event_ids)[1:],
-            [("queued", False, "pending"), ("done", "sale", "done")],
-        )
-        self.run_job(event_ids[1])  # its own job, once the stock is free
-        self.assertEqual(self.states(event_ids)[1][:2], ("done", "sale"))
-
-    def test_job_of_an_event_another_job_took_along_comes_back_later(self):
-        (event_id,) = self.store_orders(["ALONG-2"])
-        with closing(sql_db.db_connect(self.dbname).cursor()) as batch:
-            # a job importing it along holds its row
-            batch.execute(
-                "SELECT id FROM marketplace_event WHERE id = %s FOR UPDATE",
-                (event_id,),
-            )
-            with self.assertRaises(RetryableJobError):
-                self.run_job(event_id)
-            batch.rollback()
-        self.run_job(event_id)
-        self.assertEqual(self.states([event_id])[0][:2], ("done", "sale"))
-
-    def test_batch_of_one_imports_one_order_per_job(self):
-        with self.real_env() as env:
-            env["ir.config_parameter"].set_param(
-                "marketplace_connector.import_batch_size", "1"
-            )
-        self.addCleanup(self._unset_batch_size)
-        event_ids = self.store_orders(["ALONG-1", "ALONG-2"])
-        self.assertNotIn("took along", self.run_job(event_ids[0]))
-        self.assertEqual(self.states(event_ids)[1], ("queued", False, "pending"))
-        self.run_job(event_ids[1])
-        self.assertEqual(self.states(event_ids)[1][:2], ("done", "sale"))
-
-    def _unset_batch_size(self):
-        with self.real_env() as env:
-            env["ir.config_parameter"].set_param(
-                "marketplace_connector.import_batch_size", False
-            )
 
 
 @tagged("post_install", "-at_install")
