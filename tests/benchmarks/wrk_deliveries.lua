@@ -1,9 +1,9 @@
 -- Signed webhook deliveries for wrk, each sent once (ceilings.intake_wrk).
 --
---   wrk -t2 -c6 -d10s -s wrk_deliveries.lua URL -- FILE THREADS SHOP TOPIC
+--   wrk -t2 -c6 -d10s -s wrk_deliveries.lua URL -- FILE THREADS
 --
--- FILE holds one delivery per line, prepared by Python (which signs them):
--- "<hmac>\t<webhook id>\t<event id>\t<triggered at>\t<compact JSON body>".
+-- FILE holds one delivery per line, prepared (and signed) by Python:
+-- its headers as "Name: value", then its compact JSON body, tab-separated.
 -- Thread i of THREADS sends lines i, i + THREADS, ...; a thread that runs
 -- out starts again from its first line (the server then stores duplicates,
 -- which the caller counts and reports).
@@ -16,23 +16,21 @@ function setup(thread)
 end
 
 function init(args)
-   local path, threads, shop, topic = args[1], tonumber(args[2]), args[3], args[4]
+   local path, threads = args[1], tonumber(args[2])
    requests = {}
    local line_number = 0
    for line in io.lines(path) do
       if line_number % threads == thread_index then
-         local mac, hook, event, triggered, body =
-            line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
-         local headers = {
-            ["Content-Type"] = "application/json",
-            ["X-Shopify-Topic"] = topic,
-            ["X-Shopify-Hmac-Sha256"] = mac,
-            ["X-Shopify-Shop-Domain"] = shop,
-            ["X-Shopify-API-Version"] = "2026-10",
-            ["X-Shopify-Webhook-Id"] = hook,
-            ["X-Shopify-Event-Id"] = event,
-            ["X-Shopify-Triggered-At"] = triggered,
-         }
+         local fields = {}
+         for field in line:gmatch("[^\t]+") do
+            fields[#fields + 1] = field
+         end
+         local body = table.remove(fields)
+         local headers = {}
+         for _, field in ipairs(fields) do
+            local name, value = field:match("^([^:]+): (.*)$")
+            headers[name] = value
+         end
          requests[#requests + 1] = wrk.format("POST", nil, headers, body)
       end
       line_number = line_number + 1
