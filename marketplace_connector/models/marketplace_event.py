@@ -15,19 +15,24 @@ States: received -> queued -> done | ignored | failed | dead.
 import logging
 import time
 import uuid
+from contextlib import closing
 
+import psycopg2
 from psycopg2 import errors as pg_errors
 from psycopg2.extras import Json
 
-from odoo import _, api, fields, models
+from odoo import _, api, fields, models, sql_db
 from odoo.exceptions import UserError
+from odoo.tools.sql import create_index
 
 from odoo.addons.queue_job.exception import RetryableJobError
 
+from ..fast_intake import read_committed
 from ..lib.errors import PermanentError, RetryableError
 from ..services.event_processor import EventProcessor
 from ..services.job_errors import retry_when_database_returns
 from ..services.job_sql import delay_now
+from ..services.order_batch import OrderBatch
 
 _logger = logging.getLogger(__name__)
 
@@ -38,6 +43,11 @@ CONCURRENCY_ERRORS = (
     pg_errors.LockNotAvailable,
 )
 EVENT_JOB_PRIORITY = 10
+#: a new order's job imports up to this many new orders in all, taking along
+#: others of its backend waiting in the inbox (system parameter
+#: ``marketplace_connector.import_batch_size``; 1: one order per job)
+IMPORT_BATCH_SIZE = 10
+IMPORT_BATCH_PARAMETER = "marketplace_connector.import_batch_size"
 
 #: One statement stores the event and, for a new order, queues a push of the
 #: products it takes on every backend selling them: the order counts against
@@ -136,6 +146,18 @@ class MarketplaceEvent(models.Model):
         ),
     ]
 
+    def init(self):
+        """The queued orders of a backend in order: a new order's job looks
+        them up to import some with its own. Partial, so it holds only the
+        backlog, whatever the size of the inbox."""
+        create_index(
+            self.env.cr,
+            "marketplace_event_queued_order_index",
+            self._table,
+            ["backend_id", "id"],
+            where="state = 'queued' AND resource_type = 'order'",
+        )
+
     # Intake
 
     @api.model
@@ -224,7 +246,14 @@ class MarketplaceEvent(models.Model):
         started = time.monotonic()
         try:
             with self.env.cr.savepoint():
-                state, message, order = EventProcessor(self).run()
+                # a job that took this event along holds its row: this one
+                # comes back (and finds it done) rather than import it twice
+                self.env.cr.execute(
+                    "SELECT id FROM marketplace_event WHERE id = %s FOR UPDATE NOWAIT",
+                    (self.id,),
+                    log_exceptions=False,
+                )
+                results = self._run_processor()
         except RetryableError as err:
             raise RetryableJobError(str(err), seconds=err.retry_after) from err
         except CONCURRENCY_ERRORS as err:
@@ -237,23 +266,82 @@ class MarketplaceEvent(models.Model):
             ) from err
         except PermanentError as err:
             self.env.invalidate_all()
-            state, message, order = "failed", str(err), None
+            results = [(self, "failed", str(err), None)]
             _logger.info("Event %s failed: %s", self.id, err)
+        # each event of a batch is charged its share of the batch's time
+        processing_ms = int((time.monotonic() - started) * 1000 / len(results))
+        events = self.browse()
+        for event, state, message, order in results:
+            event._record_result(state, message, order, processing_ms)
+            events |= event
+        events._release_demand()
+        _event, state, message, _order = results[0]
+        taken = events - self
+        if not taken:
+            return f"{state}: {message}"
+        self._retire_jobs_after_commit(taken)
+        return (
+            f"{state}: {message}; imported {len(taken)} more "
+            f"order{'s' if len(taken) > 1 else ''} with it "
+            f"(events {', '.join(str(event.id) for event in taken)})"
+        )
+
+    def _run_processor(self):
+        """``[(event, state, message, sale order)]``: a new order's job
+        imports other new orders waiting in the inbox with its own
+        (:class:`~..services.order_batch.OrderBatch`)."""
+        if self.resource_type == "order":
+            size = int(
+                self.env["ir.config_parameter"]
+                .sudo()
+                .get_param(IMPORT_BATCH_PARAMETER, IMPORT_BATCH_SIZE)
+            )
+            if size > 1:
+                results = OrderBatch(self, size, CONCURRENCY_ERRORS).run()
+                if results:
+                    return results
+        return [(self, *EventProcessor(self).run())]
+
+    def _record_result(self, state, message, order, processing_ms):
         vals = {
             "state": state,
             "attempts": self.attempts + 1,
             "processed_at": fields.Datetime.now(),
-            "processing_ms": int((time.monotonic() - started) * 1000),
+            "processing_ms": processing_ms,
             "result": message if state != "failed" else False,
             "last_error": message if state == "failed" else False,
         }
         if order:
             vals["sale_order_id"] = order.id
         self.write(vals)
-        self._release_demand()
         if state == "failed":
             self.backend_id._notify_failure(self, message)
-        return f"{state}: {message}"
+
+    def _retire_jobs_after_commit(self, events):
+        """Once this transaction has committed, set done the jobs of
+        ``events`` (imported by this job) that have not started; a job the
+        runner sent meanwhile runs and finds its event done."""
+        dbname = self.env.cr.dbname
+        job_uuids = events.mapped("job_uuid")
+        note = f"Imported by the job of event {self.id}"
+
+        @self.env.cr.postcommit.add
+        def retire():
+            try:
+                # READ COMMITTED: a job the runner has just sent is skipped,
+                # not a reason to fail to serialise and retire none
+                cursor = sql_db.db_connect(dbname).cursor()
+                with closing(read_committed(cursor)) as cr:
+                    cr.execute(
+                        "UPDATE queue_job SET state = 'done', result = %s, "
+                        "date_done = now() at time zone 'UTC' "
+                        "WHERE uuid = ANY(%s) AND state = 'pending'",
+                        (note, job_uuids),
+                    )
+                    cr.commit()  # pylint: disable=invalid-commit
+            except psycopg2.Error as err:
+                # they will run, and find their events done
+                _logger.info("Jobs of events imported along left to run: %s", err)
 
     def _on_job_failed(self, exc_info=None, exc_name=None, exc_message=None):
         """queue_job calls this when the job fails for good (retries

@@ -33,12 +33,14 @@ class EventProcessor:
         return handler()
 
     def _process_order(self):
-        self._simulated_latency()
-        adapter = self.backend._get_adapter()
-        order = adapter.parse_order(self.event.payload)
-        return OrderImporter(self.backend).apply(order)
+        self.simulate_latency()
+        return OrderImporter(self.backend).apply(self.parse_order())
 
-    def _simulated_latency(self):
+    def parse_order(self):
+        """The event's order, channel-neutral (the adapter parses it)."""
+        return self.backend._get_adapter().parse_order(self.event.payload)
+
+    def simulate_latency(self):
         """Benchmarks slow order import down on purpose with the system
         parameter ``marketplace_connector.simulated_import_latency_ms``
         (default 0: off), to show what a slow Odoo does to the queues."""

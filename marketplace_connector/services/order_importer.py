@@ -18,7 +18,9 @@ versus global rounding) is booked on a visible rounding line, a larger one
 fails the import with the figures.
 """
 
+import contextlib
 import logging
+from collections import namedtuple
 from decimal import Decimal
 
 import psycopg2
@@ -36,6 +38,9 @@ from ..lib.pricing import (
 from .stock_ledger import StockLedger
 
 _logger = logging.getLogger(__name__)
+
+#: a new order ready to be created: its binding and its sale order's values
+PreparedOrder = namedtuple("PreparedOrder", ["order", "binding", "vals"])
 
 
 class OrderImporter:
@@ -61,13 +66,7 @@ class OrderImporter:
     def apply(self, order):
         """:return: ``(state, message, sale_order)``"""
         self._lock(order.external_id)
-        binding = self.env["marketplace.order.binding"].search(
-            [
-                ("backend_id", "=", self.backend.id),
-                ("external_id", "=", order.external_id),
-            ],
-            limit=1,
-        )
+        binding = self._find_binding(order)
         if binding.external_updated_at:
             if order.updated_at < binding.external_updated_at:
                 return (
@@ -80,14 +79,82 @@ class OrderImporter:
                 and order.digest == binding.state_digest
             ):
                 return ("ignored", "This state was already applied", binding.order_id)
+        if not binding.order_id and self._is_importable(order):
+            return self.import_new([self._prepare_new(order, binding)])[0]
         if self._takes_stock(binding, order):
             self._lock_stock(order)
         if binding.order_id:
             message = self._update(binding, order)
             state = "done"
         else:
-            state, message = self._create_if_importable(binding, order)
-            binding = self._binding(order)
+            binding = binding or self._binding(order)
+            state, message = self._hold_back(binding, order)
+        self._record_applied(binding, order)
+        return state, message, binding.order_id or None
+
+    # Several new orders at once
+
+    def is_new_import(self, order):
+        """Whether applying ``order`` creates its sale order: never seen
+        before and importable. Such orders can be imported several in one
+        transaction: :meth:`prepare_new` for each, then :meth:`import_new`."""
+        return self._is_importable(order) and not self._find_binding(order)
+
+    def prepare_new(self, order):
+        """Take a new order's lock and its products' locks, bind it and build
+        its sale order's values -- everything but the sale order. Raises as
+        :meth:`apply` does (another job importing it, its stock held
+        elsewhere, unknown products, bad data)."""
+        self._lock(order.external_id)
+        return self._prepare_new(order, self._find_binding(order))
+
+    def _prepare_new(self, order, binding):
+        if self.backend.auto_confirm:
+            self._lock_stock(order)
+        return PreparedOrder(
+            order, binding or self._binding(order), self._sale_order_vals(order)
+        )
+
+    def import_new(self, prepared):
+        """Create the sale orders of ``prepared`` (:class:`PreparedOrder`) in
+        one ``create``, take their stock on the ledger in that order and
+        confirm them in one ``action_confirm``: Odoo creates and confirms
+        orders about twice as fast in batches.
+
+        :return: ``[(state, message, sale_order)]`` in the same order
+        """
+        sales = self.env["sale.order"].create([item.vals for item in prepared])
+        # the fiscal position must not remap the channel's taxes
+        sales.fiscal_position_id = False
+        pairs = list(zip(prepared, sales, strict=True))
+        for item, sale in pairs:
+            self._book_rounding(sale, item.order)
+            item.binding.order_id = sale
+            self._set_sync(item.binding, "synced", f"Imported as {sale.name}")
+        if self.backend.auto_confirm:
+            self._confirm_all(
+                [(item.binding, sale, item.order) for item, sale in pairs]
+            )
+        for item in prepared:
+            self._record_applied(item.binding, item.order)
+        return [("done", f"Created {sale.name}", sale) for sale in sales]
+
+    @contextlib.contextmanager
+    def savepoint(self):
+        """A savepoint that also forgets what this importer learned inside
+        it when it is rolled back: products it locked (the rollback releases
+        the locks), taxes and product bindings it created."""
+        locked = set(self.ledger._locked)
+        taxes, products = dict(self._tax_cache), dict(self._product_cache)
+        try:
+            with self.env.cr.savepoint():
+                yield
+        except BaseException:
+            self.ledger._locked = locked
+            self._tax_cache, self._product_cache = taxes, products
+            raise
+
+    def _record_applied(self, binding, order):
         binding.write(
             {
                 "external_updated_at": order.updated_at,
@@ -97,7 +164,6 @@ class OrderImporter:
                 "lines_signature": lines_signature(order),
             }
         )
-        return state, message, binding.order_id or None
 
     def _lock(self, external_id):
         self.env.cr.execute(
@@ -109,11 +175,17 @@ class OrderImporter:
                 f"Another job is importing order {external_id}", retry_after=2
             )
 
+    def _is_importable(self, order):
+        """Whether this state of an order not imported yet creates its sale
+        order (the backend's policy)."""
+        return (
+            not order.is_cancelled
+            and order.financial_status in self.backend._get_import_financial_states()
+        )
+
     def _takes_stock(self, binding, order):
         """Whether applying this state confirms the sale order (reserves)."""
-        if order.is_cancelled or not self.backend.auto_confirm:
-            return False
-        if order.financial_status not in self.backend._get_import_financial_states():
+        if not self.backend.auto_confirm or not self._is_importable(order):
             return False
         return not binding.order_id or binding.order_id.state in ("draft", "sent")
 
@@ -127,15 +199,17 @@ class OrderImporter:
         )
         self.ledger.lock_products(products.filtered("is_storable").ids, nowait=True)
 
-    def _binding(self, order):
-        binding = self.env["marketplace.order.binding"].search(
+    def _find_binding(self, order):
+        return self.env["marketplace.order.binding"].search(
             [
                 ("backend_id", "=", self.backend.id),
                 ("external_id", "=", order.external_id),
             ],
             limit=1,
         )
-        return binding or self._create_unique(
+
+    def _binding(self, order):
+        return self._find_binding(order) or self._create_unique(
             "marketplace.order.binding",
             {
                 "backend_id": self.backend.id,
@@ -158,46 +232,48 @@ class OrderImporter:
 
     # Creation
 
-    def _create_if_importable(self, binding, order):
+    def _hold_back(self, binding, order):
+        """An order not imported (yet): cancelled, or not paid as the
+        backend's policy wants."""
         if order.is_cancelled:
-            self._set_sync(
-                binding or self._binding(order), "pending", "Cancelled before import"
-            )
+            self._set_sync(binding, "pending", "Cancelled before import")
             return "ignored", "Cancelled before it was imported"
-        if order.financial_status not in self.backend._get_import_financial_states():
-            message = (
-                f"Not imported while its financial status is "
-                f"'{order.financial_status}' (backend policy)"
-            )
-            self._set_sync(binding or self._binding(order), "pending", message)
-            return "ignored", message
-        sale = self._create_sale_order(order)
-        binding = binding or self._binding(order)
-        binding.order_id = sale
-        self._set_sync(binding, "synced", f"Imported as {sale.name}")
-        if self.backend.auto_confirm:
-            self._confirm(binding, sale, order)
-        return "done", f"Created {sale.name}"
+        message = (
+            f"Not imported while its financial status is "
+            f"'{order.financial_status}' (backend policy)"
+        )
+        self._set_sync(binding, "pending", message)
+        return "ignored", message
 
     def _confirm(self, binding, sale, order):
-        """Take the stock on the ledger (under the products' locks), flag a
-        shortfall, then confirm: Odoo reserves in the same transaction."""
-        shortfalls = self.ledger.apply_sale(sale, order.external_id)
-        if shortfalls:
-            details = ", ".join(
-                f"{product.default_code or product.display_name} short by {qty:g}"
-                for product, qty in shortfalls
-            )
-            message = (
-                f"Oversold: {details}. Restock, substitute or cancel {order.name} "
-                f"on the marketplace."
-            )
-            sale.marketplace_oversold = True
-            self._set_sync(binding, "attention", message)
-            self._schedule_review(sale, message, summary="Marketplace order oversold")
-        sale.action_confirm()
+        self._confirm_all([(binding, sale, order)])
 
-    def _create_sale_order(self, order):
+    def _confirm_all(self, items):
+        """Take the stock of ``items`` (``(binding, sale, order)``) on the
+        ledger, in that order and under their products' locks, flag
+        shortfalls, then confirm: Odoo reserves in the same transaction."""
+        shortfalls = self.ledger.apply_sales(
+            [(sale, order.external_id) for _binding, sale, order in items]
+        )
+        for binding, sale, order in items:
+            if shortfalls[sale.id]:
+                self._flag_oversold(binding, sale, order, shortfalls[sale.id])
+        self.env["sale.order"].union(*(sale for _b, sale, _o in items)).action_confirm()
+
+    def _flag_oversold(self, binding, sale, order, shortfalls):
+        details = ", ".join(
+            f"{product.default_code or product.display_name} short by {qty:g}"
+            for product, qty in shortfalls
+        )
+        message = (
+            f"Oversold: {details}. Restock, substitute or cancel {order.name} "
+            f"on the marketplace."
+        )
+        sale.marketplace_oversold = True
+        self._set_sync(binding, "attention", message)
+        self._schedule_review(sale, message, summary="Marketplace order oversold")
+
+    def _sale_order_vals(self, order):
         pricelist = self._pricelist(order.currency)
         partner = self._partner(order)
         shipping_partner = self._shipping_partner(partner, order)
@@ -217,11 +293,7 @@ class OrderImporter:
             vals["team_id"] = self.backend.team_id.id
         if order.note:
             vals["note"] = order.note
-        sale = self.env["sale.order"].create(vals)
-        # the fiscal position must not remap the channel's taxes
-        sale.fiscal_position_id = False
-        self._book_rounding(sale, order)
-        return sale
+        return vals
 
     def _pricelist(self, currency_code):
         currency = (

@@ -18,7 +18,9 @@ in the same transaction:
 3. each line's quantity is compared with the free stock of the backend's
    warehouse *as it is now*, including what a job that committed a moment
    ago reserved: a shortfall is recorded as oversold on the entry and the
-   sale order is flagged for a person -- never a silent negative.
+   sale order is flagged for a person -- never a silent negative. Several
+   orders imported together (``apply_sales``) are taken in turn before any
+   is confirmed: each takes from what the ones before it left.
 """
 
 from collections import defaultdict
@@ -90,10 +92,33 @@ class StockLedger:
     def apply_sale(self, sale, external_order_id):
         """Record the sale of ``sale``'s storable lines; return a list of
         ``(product, oversold quantity)`` for the lines stock did not cover."""
-        lines = sale.order_line.filtered(lambda line: line.product_id.is_storable)
-        product_ids = lines.mapped("product_id").ids
+        return self.apply_sales([(sale, external_order_id)])[sale.id]
+
+    def apply_sales(self, sales):
+        """Record the sales of ``sales`` (``(sale order, external order
+        id)``) in that order, before any of them is confirmed: the free
+        stock is read once and each sale takes from what the ones before it
+        left.
+
+        :return: ``{sale order id: [(product, oversold quantity)]}``
+        """
+        lines_of = {
+            sale.id: sale.order_line.filtered(lambda line: line.product_id.is_storable)
+            for sale, _external_id in sales
+        }
+        product_ids = sorted(
+            {product.id for lines in lines_of.values() for product in lines.product_id}
+        )
         self.lock_products(product_ids)
         free = self.free_in_warehouse(product_ids)
+        shortfalls = {}
+        for sale, external_order_id in sales:
+            shortfalls[sale.id] = self._take(
+                sale, external_order_id, lines_of[sale.id], free
+            )
+        return shortfalls
+
+    def _take(self, sale, external_order_id, lines, free):
         shortfalls = []
         for line in lines:
             key = self._key("sale", external_order_id, line)

@@ -99,6 +99,31 @@ class RealTransactionCase(TransactionCase):
         cls.backend_ids.append(backend.id)
         return backend
 
+    def run_while_stock_held(self, product_id, target, timeout=10):
+        """Run ``target`` in a thread while another transaction holds the
+        product's stock lock row (an import of it in progress), for up to
+        ``timeout`` seconds; return whether it was still running then (it
+        waited for the lock)."""
+        with closing(sql_db.db_connect(self.dbname).cursor()) as holder:
+            holder.execute(
+                "INSERT INTO marketplace_stock_lock (product_id) VALUES (%s) "
+                "ON CONFLICT (product_id) DO NOTHING",
+                (product_id,),
+            )
+            holder.commit()  # pylint: disable=invalid-commit
+            holder.execute(
+                "SELECT id FROM marketplace_stock_lock WHERE product_id = %s "
+                "FOR UPDATE",
+                (product_id,),
+            )
+            thread = threading.Thread(target=target)
+            thread.start()
+            thread.join(timeout=timeout)
+            waited = thread.is_alive()
+            holder.rollback()
+        thread.join(timeout=30)
+        return waited
+
     @classmethod
     def _delete_backend_jobs(cls):
         """The jobs queued for the class's backend (``cls.backend_id``):
@@ -571,25 +596,8 @@ class TestLastUnitRace(RealTransactionCase):
                 outcome.append(err)
 
         numbers_before = sale_order_numbers_taken()
-        with closing(sql_db.db_connect(self.dbname).cursor()) as holder:
-            holder.execute(
-                "INSERT INTO marketplace_stock_lock (product_id) VALUES (%s) "
-                "ON CONFLICT (product_id) DO NOTHING",
-                (self.held_product_id,),
-            )
-            holder.commit()
-            holder.execute(
-                "SELECT id FROM marketplace_stock_lock WHERE product_id = %s "
-                "FOR UPDATE",
-                (self.held_product_id,),
-            )
-            job = threading.Thread(target=process)
-            job.start()
-            job.join(timeout=10)
-            waiting = job.is_alive()
-            holder.rollback()
-        job.join(timeout=30)
-        self.assertFalse(waiting, "the job waited for the lock")
+        waited = self.run_while_stock_held(self.held_product_id, process)
+        self.assertFalse(waited, "the job waited for the lock")
         self.assertEqual(len(outcome), 1)
         self.assertIsInstance(outcome[0], RetryableJobError)
         self.assertEqual(sale_order_numbers_taken(), numbers_before)

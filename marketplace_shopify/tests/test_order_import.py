@@ -231,7 +231,7 @@ class TestOrderImport(ShopifyCase):
         self.pending_jobs("_job_process").max_retries = 2
         with patch.object(
             OrderImporter,
-            "apply",
+            "import_new",
             side_effect=RetryableError("simulated lock contention", retry_after=1),
         ):
             self.perform_jobs(rounds=3)

@@ -85,6 +85,7 @@ from tests.benchmarks.stack import Sku, Stack, WebhookSender  # noqa: E402
 ALL_FAULTS = ("dup", "reorder", "drop", "429", "5xx", "kill", "pgrestart", "latency")
 DATABASE = "marketplace_bench_flash"
 LATENCY_PARAM = "marketplace_connector.simulated_import_latency_ms"
+IMPORT_BATCH_PARAM = "marketplace_connector.import_batch_size"
 SCARCE_STOCK = (3, 4, 5, 6, 8, 10, 12, 15)
 STORM_SECONDS = 8
 ERRORS_SECONDS = 5
@@ -180,6 +181,7 @@ class Options:
     scarce_share: float = 0.35
     profile_path: str | None = None
     profile_seconds: float = 30.0
+    import_batch: int | None = None  # None: the module's default
     verbose: bool = True
 
 
@@ -331,6 +333,10 @@ class FlashSale:
         ):
             env.ref(xmlid).write({"interval_number": 1, "interval_type": "minutes"})
         env["ir.config_parameter"].set_param(LATENCY_PARAM, "0")
+        if self.options.import_batch is not None:
+            env["ir.config_parameter"].set_param(
+                IMPORT_BATCH_PARAM, str(self.options.import_batch)
+            )
 
     # The sale
 
@@ -1540,6 +1546,12 @@ def parse_args(argv):
         f"default {CHANNELS}",
     )
     parser.add_argument("--buffer", dest="buffer_units", type=int, default=2)
+    parser.add_argument(
+        "--import-batch",
+        type=int,
+        help="orders one import job imports in all (system parameter "
+        f"{IMPORT_BATCH_PARAM}); default: the module's",
+    )
     parser.add_argument("--database", default=DATABASE)
     parser.add_argument(
         "--drain-timeout",
@@ -1575,6 +1587,7 @@ def parse_args(argv):
         buffer_units=args.buffer_units,
         database=args.database,
         profile_path=args.profile_path,
+        import_batch=args.import_batch,
         drain_timeout=args.drain_timeout or max(1800.0, 0.5 * args.orders),
     )
 

@@ -47,6 +47,11 @@ def table(results):
             if options.get("job_workers")
             else ""
         )
+        + (
+            f" --import-batch {options['import_batch']}"
+            if options.get("import_batch") is not None
+            else ""
+        )
         + f" --seed {options.get('seed')}"
         f" --intake {options.get('intake')} --channels '{options.get('channels')}'",
     )

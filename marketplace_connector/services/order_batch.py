@@ -1,0 +1,179 @@
+# License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
+"""Imports several new orders of a backend in one job.
+
+Odoo creates and confirms sale orders about twice as fast in batches (one
+``sale.order.create``, one ``action_confirm``) as one at a time, and every
+order imported by another order's job saves a job run (the runner's request
+to a worker, two commits of the job's state). The job of a new order
+therefore takes along up to ``size - 1`` other new orders of its backend
+that wait in the inbox and whose jobs have not started:
+
+* each is claimed in a savepoint of its own: its event row locked
+  ``NOWAIT``, its order and its products' stock locked as its own job would
+  (without waiting); one that another job holds, that is not a new order
+  (an update, a cancellation, an order not paid yet), or that cannot be
+  prepared (unknown product, bad data) is left to its own job, which
+  reports it as it always does;
+* their sale orders are created in one ``create``, their stock taken on the
+  ledger one after the other (each sale takes from what the ones before it
+  left) and confirmed in one ``action_confirm``;
+* when that fails (one order's totals do not add up, say), the whole batch
+  is rolled back and the job imports its own order alone, as without
+  batching; the others stay with their own jobs.
+
+The events' jobs that have not started are set done once the transaction
+has committed (the caller does that); one the runner sent meanwhile finds
+its event row locked, then done.
+"""
+
+import logging
+
+import psycopg2
+
+from ..lib.database_errors import is_lost_connection
+from ..lib.errors import RetryableError
+from .event_processor import EventProcessor
+from .order_importer import OrderImporter
+
+_logger = logging.getLogger(__name__)
+
+#: queued orders read per order wanted: the oldest are often being imported
+#: by their own jobs already
+WAITING_ORDERS_READ_FACTOR = 4
+
+
+class _NotTaken(Exception):
+    """A waiting order this batch leaves to its own job."""
+
+
+class OrderBatch:
+    def __init__(self, event, size, concurrency_errors=()):
+        self.event = event
+        self.backend = event.backend_id
+        self.env = event.env
+        self.size = size
+        #: errors that make the whole job retry rather than fall back
+        self.concurrency_errors = tuple(concurrency_errors)
+        self.importer = OrderImporter(self.backend)
+
+    def run(self):
+        """Import the event's order with others waiting, if it is new.
+
+        :return: ``[(event, state, message, sale order)]``, this job's event
+            first; ``None`` when its order is not a new one, or the batch
+            failed and was rolled back: the caller then processes the event
+            alone.
+        """
+        processor = EventProcessor(self.event)
+        order = processor.parse_order()
+        if not self.importer.is_new_import(order):
+            return None
+        taken = []
+        try:
+            with self.importer.savepoint():
+                processor.simulate_latency()
+                prepared = [self.importer.prepare_new(order)]
+                taken.append(self.event)
+                for event in self._waiting_orders(self.size - 1):
+                    item = self._take(event)
+                    if item:
+                        prepared.append(item)
+                        taken.append(event)
+                results = self.importer.import_new(prepared)
+        except (RetryableError, *self.concurrency_errors):
+            raise
+        except psycopg2.Error as err:
+            if len(taken) <= 1 or is_lost_connection(err):
+                raise
+            self._log_fallback(taken, err)
+            return None
+        except Exception as err:
+            if len(taken) <= 1:
+                raise
+            self._log_fallback(taken, err)
+            return None
+        return [
+            (event, state, message, sale)
+            for event, (state, message, sale) in zip(taken, results, strict=True)
+        ]
+
+    def _take(self, event):
+        """Claim and prepare a waiting order, or leave it (``None``)."""
+        try:
+            with self.importer.savepoint():
+                self.env.cr.execute(
+                    "SELECT id FROM marketplace_event "
+                    "WHERE id = %s AND state = 'queued' FOR UPDATE NOWAIT",
+                    (event.id,),
+                    log_exceptions=False,
+                )
+                if not self.env.cr.fetchone():
+                    raise _NotTaken("no longer queued")
+                processor = EventProcessor(event)
+                order = processor.parse_order()
+                if not self.importer.is_new_import(order):
+                    raise _NotTaken("not a new order")
+                processor.simulate_latency()
+                return self.importer.prepare_new(order)
+        except psycopg2.Error as err:
+            if is_lost_connection(err):
+                raise  # the whole job runs again
+            reason = err
+        except Exception as err:  # its own job meets it again, and reports it
+            reason = err
+        _logger.debug("Event %s left to its own job: %s", event.id, reason)
+        return None
+
+    def _waiting_orders(self, limit):
+        """Up to ``limit`` queued order events of the backend, oldest first,
+        whose jobs wait to start (not sent by the runner). A job postponed
+        after meeting a held lock counts: left to itself, an old order whose
+        products other batches keep busy would be retried, and passed over,
+        until the sale ends.
+
+        Two plain lookups rather than one join: during a sale the planner's
+        statistics lag the inbox by thousands of rows, and a join of the
+        queued events with their jobs was planned as a loop over every
+        queued event (measured: 2.9 s at 5,000 queued). The first reads the
+        partial index of queued orders (``marketplace_event_queued_order_index``)
+        in order; the second finds a few jobs by uuid."""
+        if limit <= 0:
+            return self.event.browse()
+        cr = self.env.cr
+        cr.execute(
+            """
+            SELECT id, job_uuid FROM marketplace_event
+             WHERE backend_id = %s AND resource_type = 'order'
+               AND state = 'queued' AND id != %s
+             ORDER BY id
+             LIMIT %s
+            """,
+            (self.backend.id, self.event.id, limit * WAITING_ORDERS_READ_FACTOR),
+        )
+        candidates = cr.fetchall()
+        if not candidates:
+            return self.event.browse()
+        # the states are compared here, not in SQL: with them in the query
+        # the planner intersects the uuids with queue_job's state index,
+        # reading every pending job
+        cr.execute(
+            "SELECT uuid, state = 'pending' FROM queue_job WHERE uuid = ANY(%s)",
+            ([job_uuid for _id, job_uuid in candidates],),
+        )
+        waiting = {job_uuid for job_uuid, ready in cr.fetchall() if ready}
+        return self.event.browse(
+            [event_id for event_id, job_uuid in candidates if job_uuid in waiting][
+                :limit
+            ]
+        )
+
+    def _log_fallback(self, taken, err):
+        _logger.info(
+            "Importing %s orders together failed (%s: %s): event %s is imported "
+            "alone, events %s by their own jobs",
+            len(taken),
+            type(err).__name__,
+            err,
+            self.event.id,
+            ", ".join(str(event.id) for event in taken[1:]),
+        )
