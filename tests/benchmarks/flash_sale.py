@@ -1156,8 +1156,8 @@ class FlashSale:
              WHERE l.kind = 'sale'
             """
         )
-        latencies, scarce_latencies = [], []
-        unchanged = never = 0
+        latencies, scarce_latencies, written_latencies, slowest = [], [], [], []
+        unchanged = never = by_own_sales = 0
         for backend_id, entry_key, sku, free_before, quantity in entries:
             store = store_by_backend.get(backend_id)
             order = placed.get((store, entry_key.split(":")[2]))
@@ -1171,7 +1171,7 @@ class FlashSale:
                 if shown is not None and shown <= target:
                     unchanged += 1
                     continue
-                reached = next(
+                written = next(
                     (
                         t
                         for t, qty in writes.get((other, sku), [])
@@ -1179,10 +1179,48 @@ class FlashSale:
                     ),
                     None,
                 )
-                if reached is None:
+                # the other store may get there first through its own sales:
+                # from then on it offers no unit that is gone either, and a
+                # push would be an increase (held while orders wait)
+                sold_down = next(
+                    (
+                        t
+                        for t, qty in self.levels.get((other, sku), [])
+                        if t >= order["t"] and qty <= target
+                    ),
+                    None,
+                )
+                if written is None and sold_down is None:
                     never += 1
                     continue
+                reached = min(t for t in (written, sold_down) if t is not None)
+                if written is not None:
+                    written_latencies.append(written - order["t"])
+                if reached != written:
+                    by_own_sales += 1
                 latencies.append(reached - order["t"])
+                slowest.append(
+                    {
+                        "seconds": round(reached - order["t"], 3),
+                        "sku": sku,
+                        "sold_on": store,
+                        "written_on": other,
+                        "placed_t": round(order["t"], 3),
+                        "target": target,
+                        "shown_before": shown,
+                        "ledger_entry": entry_key,
+                        "writes_after": [
+                            (round(t, 3), qty)
+                            for t, qty in writes.get((other, sku), [])
+                            if t >= order["t"]
+                        ][:6],
+                        "store_levels_after": [
+                            (round(t, 3), qty)
+                            for t, qty in self.levels.get((other, sku), [])
+                            if t >= order["t"]
+                        ][:6],
+                    }
+                )
                 if sku.startswith("SCARCE"):
                     scarce_latencies.append(reached - order["t"])
         return {
@@ -1194,6 +1232,14 @@ class FlashSale:
             "scarce_p95_s": _round(percentile(scarce_latencies, 0.95)),
             "nothing_to_propagate": unchanged,
             "never_written": never,
+            # reached through the other store's own sales before our write
+            "reached_by_own_sales": by_own_sales,
+            # our writes alone (a sale's decrease outrun by the other
+            # store's own sales is written only once the backlog is gone)
+            "written_p50_s": _round(percentile(written_latencies, 0.5)),
+            "written_p95_s": _round(percentile(written_latencies, 0.95)),
+            # where a long one comes from: the five slowest, with the writes
+            "slowest": sorted(slowest, key=lambda item: -item["seconds"])[:5],
         }
 
     def _shown_at(self, store, sku, moment, writes):

@@ -172,7 +172,9 @@ def table(results):
 
     propagation = results.get("propagation", {})
     if propagation:
-        section("Propagation (order on one store -> quantity written on the other)")
+        section(
+            "Propagation (order on one store -> the other shows no more than is left)"
+        )
         row(
             "p50 / p95 / max",
             f"{_fmt(propagation['p50_s'])} / {_fmt(propagation['p95_s'])} / "
@@ -183,6 +185,14 @@ def table(results):
             f"{_fmt(propagation['scarce_p50_s'])} / "
             f"{_fmt(propagation['scarce_p95_s'])} s",
         )
+        if "written_p50_s" in propagation:
+            row(
+                "by our writes alone p50 / p95",
+                f"{_fmt(propagation['written_p50_s'])} / "
+                f"{_fmt(propagation['written_p95_s'])} s; "
+                f"{propagation['reached_by_own_sales']} reached first by the "
+                f"store's own sales",
+            )
         row(
             "not in the sample",
             f"{propagation['nothing_to_propagate']} nothing to change, "
