@@ -134,7 +134,12 @@ class MarketplaceEvent(models.Model):
     last_error = fields.Text(readonly=True)
     result = fields.Char(readonly=True, help="What processing did.")
     processed_at = fields.Datetime(readonly=True)
-    processing_ms = fields.Integer(string="Processing Time (ms)", readonly=True)
+    processing_ms = fields.Integer(
+        string="Processing Time (ms)",
+        readonly=True,
+        help="For orders imported together by one job, the batch's time "
+        "divided among them.",
+    )
     job_uuid = fields.Char(readonly=True, index=True, copy=False)
     sale_order_id = fields.Many2one("sale.order", readonly=True, index="btree_not_null")
 
