@@ -40,17 +40,18 @@ class EventProcessor:
         """The event's order, channel-neutral (the adapter parses it)."""
         return self.backend._get_adapter().parse_order(self.event.payload)
 
-    def simulate_latency(self):
+    def simulate_latency(self, orders=1):
         """Benchmarks slow order import down on purpose with the system
         parameter ``marketplace_connector.simulated_import_latency_ms``
-        (default 0: off), to show what a slow Odoo does to the queues."""
+        (default 0: off), to show what a slow Odoo does to the queues; a
+        job importing several orders sleeps that long for each."""
         delay = int(
             self.env["ir.config_parameter"]
             .sudo()
             .get_param("marketplace_connector.simulated_import_latency_ms", 0)
         )
         if delay > 0:
-            time.sleep(delay / 1000)
+            time.sleep(delay * orders / 1000)
 
     def _process_inventory_level(self):
         """A channel reports a quantity. Odoo is the master: an echo of our

@@ -8,12 +8,12 @@ to a worker, two commits of the job's state). The job of a new order
 therefore takes along up to ``size - 1`` other new orders of its backend
 that wait in the inbox and whose jobs have not started:
 
-* each is claimed in a savepoint of its own: its event row locked
-  ``NOWAIT``, its order and its products' stock locked as its own job would
-  (without waiting); one that another job holds, that is not a new order
-  (an update, a cancellation, an order not paid yet), or that cannot be
-  prepared (unknown product, bad data) is left to its own job, which
-  reports it as it always does;
+* each is first claimed (its event row locked ``NOWAIT``, its order read),
+  then prepared (its order and its products' stock locked as its own job
+  would, without waiting), each step in a savepoint of its own; one that
+  another job holds, that is not a new order (an update, a cancellation,
+  an order not paid yet), or that cannot be prepared (unknown product, bad
+  data) is left to its own job, which reports it as it always does;
 * their sale orders are created in one ``create``, their stock taken on the
   ledger one after the other (each sale takes from what the ones before it
   left) and confirmed in one ``action_confirm``;
@@ -71,11 +71,19 @@ class OrderBatch:
         taken = []
         try:
             with self.importer.savepoint():
-                processor.simulate_latency()
+                claimed, external_ids = [], {order.external_id}
+                for event in self._waiting_orders(self.size - 1):
+                    waiting = self._claim(event, external_ids)
+                    if waiting:
+                        claimed.append((event, waiting))
+                        external_ids.add(waiting.external_id)
+                # a benchmark's slow import, once per order and before any
+                # lock: a slow Odoo is slow before it takes the locks, too
+                processor.simulate_latency(orders=1 + len(claimed))
                 prepared = [self.importer.prepare_new(order)]
                 taken.append(self.event)
-                for event in self._waiting_orders(self.size - 1):
-                    item = self._take(event)
+                for event, waiting in claimed:
+                    item = self._prepare(event, waiting)
                     if item:
                         prepared.append(item)
                         taken.append(event)
@@ -97,29 +105,49 @@ class OrderBatch:
             for event, (state, message, sale) in zip(taken, results, strict=True)
         ]
 
-    def _take(self, event):
-        """Claim and prepare a waiting order, or leave it (``None``)."""
+    def _claim(self, event, external_ids):
+        """Lock a waiting order's event row and read its order; ``None``
+        when another job holds it, it is not a new order, or another state
+        of the same order is in the batch (``external_ids``: each state is
+        applied by its own job, after this one). The row stays locked until
+        this transaction ends: its own job, sent meanwhile, comes back
+        later."""
+        return self._or_leave(event, self._claim_row, event, external_ids)
+
+    def _prepare(self, event, order):
+        """Take a claimed order's locks and prepare it; ``None`` when its
+        order or stock is held by another job, or a product is unknown, or
+        its data is bad."""
+        return self._or_leave(event, self.importer.prepare_new, order)
+
+    def _claim_row(self, event, external_ids):
+        self.env.cr.execute(
+            "SELECT id FROM marketplace_event "
+            "WHERE id = %s AND state = 'queued' FOR UPDATE NOWAIT",
+            (event.id,),
+            log_exceptions=False,
+        )
+        if not self.env.cr.fetchone():
+            raise _NotTaken("no longer queued")
+        order = EventProcessor(event).parse_order()
+        if order.external_id in external_ids:
+            raise _NotTaken("another state of this order is in the batch")
+        if not self.importer.is_new_import(order):
+            raise _NotTaken("not a new order")
+        return order
+
+    def _or_leave(self, event, step, *args):
+        """``step(*args)`` in a savepoint, or ``None`` when it fails: the
+        order is left to its own job, which meets the cause again and
+        reports it."""
         try:
             with self.importer.savepoint():
-                self.env.cr.execute(
-                    "SELECT id FROM marketplace_event "
-                    "WHERE id = %s AND state = 'queued' FOR UPDATE NOWAIT",
-                    (event.id,),
-                    log_exceptions=False,
-                )
-                if not self.env.cr.fetchone():
-                    raise _NotTaken("no longer queued")
-                processor = EventProcessor(event)
-                order = processor.parse_order()
-                if not self.importer.is_new_import(order):
-                    raise _NotTaken("not a new order")
-                processor.simulate_latency()
-                return self.importer.prepare_new(order)
+                return step(*args)
         except psycopg2.Error as err:
             if is_lost_connection(err):
                 raise  # the whole job runs again
             reason = err
-        except Exception as err:  # its own job meets it again, and reports it
+        except Exception as err:
             reason = err
         _logger.debug("Event %s left to its own job: %s", event.id, reason)
         return None

@@ -106,7 +106,13 @@ class OrderImporter:
         :meth:`apply` does (another job importing it, its stock held
         elsewhere, unknown products, bad data)."""
         self._lock(order.external_id)
-        return self._prepare_new(order, self._find_binding(order))
+        binding = self._find_binding(order)
+        if binding.order_id:
+            # imported in this very transaction: never a second sale order
+            raise RetryableError(
+                f"Order {order.external_id} was imported meanwhile", retry_after=1
+            )
+        return self._prepare_new(order, binding)
 
     def _prepare_new(self, order, binding):
         if self.backend.auto_confirm:

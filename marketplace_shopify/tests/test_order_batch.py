@@ -152,6 +152,31 @@ class TestOrderBatch(RealTransactionCase):
                     "each event has its own order",
                 )
 
+    def test_two_states_of_one_new_order_make_one_sale_order(self):
+        # both wait, neither imported yet: the batch takes the first; the
+        # other is applied by its own job, on the one sale order
+        first = self.store_orders(["BATCH-1"])[0]
+        with self.real_env() as env:
+            event = env["marketplace.event"].browse(first)
+            payload = dict(event.payload, updated_at="2030-01-01T00:00:00+00:00")
+            inbound = order_event(payload, "orders/updated", "webhook")
+            events = env["marketplace.event"]
+            newer = events._store_inbound(event.backend_id, inbound).id
+        (primary,) = self.store_orders(["BATCH-2"])
+        self.assertIn(
+            f"imported 1 more order with it (events {first})", self.run_job(primary)
+        )
+        self.assertEqual(self.states([newer])[0], ("queued", False, "pending"))
+        self.run_job(newer)
+        with self.real_env() as env:
+            events = env["marketplace.event"].browse([first, newer])
+            self.assertEqual(events.mapped("state"), ["done", "done"])
+            self.assertEqual(len(events.sale_order_id), 1)
+            binding = env["marketplace.order.binding"].search(
+                [("order_id", "=", events.sale_order_id.id)]
+            )
+            self.assertEqual(binding.external_updated_at.year, 2030)
+
     def test_order_whose_job_was_postponed_is_taken_along(self):
         # its job met a held lock and comes back later: meanwhile another
         # job importing the same products takes it, rather than pass it over
