@@ -1,7 +1,16 @@
-"""Which database errors mean the connection was lost, not the work wrong."""
+"""Which database errors mean the work was interrupted, not wrong: a lost
+connection, or a conflict with a concurrent transaction."""
 
 import psycopg2
 from psycopg2 import errors as pg_errors
+
+#: another transaction holds or has just changed the same rows: the same
+#: work in a new transaction (a new snapshot) a moment later goes through
+CONCURRENCY_ERRORS = (
+    pg_errors.SerializationFailure,
+    pg_errors.DeadlockDetected,
+    pg_errors.LockNotAvailable,
+)
 
 #: the server is shutting down or restarting (SQLSTATE class 57)
 _SERVER_GOING_AWAY = (

@@ -25,6 +25,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.addons.queue_job.job import identity_exact
 
 from ..lib.adapter import BackendConfig, get_adapter_class
+from ..lib.database_errors import CONCURRENCY_ERRORS
 from ..lib.errors import (
     AuthenticationError,
     MarketplaceError,
@@ -36,7 +37,6 @@ from ..services.job_errors import retry_later
 from ..services.job_sql import delay_now
 from ..services.stock_push import StockPusher
 from ..services.stock_reconciliation import StockReconciler
-from .marketplace_event import CONCURRENCY_ERRORS
 from .marketplace_stock_dirty import (
     PUSH_PRIORITY_DECREMENT,
     PUSH_PRIORITY_INCREMENT,

@@ -18,7 +18,6 @@ import uuid
 from contextlib import closing
 
 import psycopg2
-from psycopg2 import errors as pg_errors
 from psycopg2.extras import Json
 
 from odoo import _, api, fields, models, sql_db
@@ -28,6 +27,7 @@ from odoo.tools.sql import create_index
 from odoo.addons.queue_job.exception import RetryableJobError
 
 from ..fast_intake import read_committed
+from ..lib.database_errors import CONCURRENCY_ERRORS
 from ..lib.errors import PermanentError, RetryableError
 from ..services.event_processor import EventProcessor
 from ..services.job_errors import retry_when_database_returns
@@ -37,11 +37,6 @@ from ..services.order_batch import OrderBatch
 _logger = logging.getLogger(__name__)
 
 EVENT_JOB_MAX_RETRIES = 12
-CONCURRENCY_ERRORS = (
-    pg_errors.SerializationFailure,
-    pg_errors.DeadlockDetected,
-    pg_errors.LockNotAvailable,
-)
 EVENT_JOB_PRIORITY = 10
 #: a new order's job imports up to this many new orders in all, taking along
 #: others of its backend waiting in the inbox (system parameter
@@ -302,9 +297,7 @@ class MarketplaceEvent(models.Model):
                 .get_param(IMPORT_BATCH_PARAMETER, IMPORT_BATCH_SIZE)
             )
             if size > 1:
-                results = OrderBatch(self, size, CONCURRENCY_ERRORS).run()
-                if results:
-                    return results
+                return OrderBatch(self, size).run()
         return [(self, *EventProcessor(self).run())]
 
     def _record_result(self, state, message, order, processing_ms):

@@ -30,7 +30,7 @@ import logging
 
 import psycopg2
 
-from ..lib.database_errors import is_lost_connection
+from ..lib.database_errors import CONCURRENCY_ERRORS, is_lost_connection
 from ..lib.errors import RetryableError
 from .event_processor import EventProcessor
 from .order_importer import OrderImporter
@@ -47,27 +47,25 @@ class _NotTaken(Exception):
 
 
 class OrderBatch:
-    def __init__(self, event, size, concurrency_errors=()):
+    def __init__(self, event, size):
         self.event = event
         self.backend = event.backend_id
         self.env = event.env
         self.size = size
-        #: errors that make the whole job retry rather than fall back
-        self.concurrency_errors = tuple(concurrency_errors)
         self.importer = OrderImporter(self.backend)
 
     def run(self):
-        """Import the event's order with others waiting, if it is new.
+        """Import the event's order, with others waiting if it is new.
 
         :return: ``[(event, state, message, sale order)]``, this job's event
-            first; ``None`` when its order is not a new one, or the batch
-            failed and was rolled back: the caller then processes the event
-            alone.
+            first: alone when its order is not a new one, or when the batch
+            failed and was rolled back.
         """
         processor = EventProcessor(self.event)
         order = processor.parse_order()
         if not self.importer.is_new_import(order):
-            return None
+            processor.simulate_latency()
+            return [(self.event, *self.importer.apply(order))]
         taken = []
         try:
             with self.importer.savepoint():
@@ -88,18 +86,16 @@ class OrderBatch:
                         prepared.append(item)
                         taken.append(event)
                 results = self.importer.import_new(prepared)
-        except (RetryableError, *self.concurrency_errors):
-            raise
-        except psycopg2.Error as err:
-            if len(taken) <= 1 or is_lost_connection(err):
-                raise
-            self._log_fallback(taken, err)
-            return None
+        except (RetryableError, *CONCURRENCY_ERRORS):
+            raise  # the whole job runs again a little later
         except Exception as err:
-            if len(taken) <= 1:
+            lost = isinstance(err, psycopg2.Error) and is_lost_connection(err)
+            if len(taken) <= 1 or lost:
                 raise
+            # its latency slept with the batch's; the importer forgot what
+            # the rolled-back batch taught it
             self._log_fallback(taken, err)
-            return None
+            return [(self.event, *self.importer.apply(order))]
         return [
             (event, state, message, sale)
             for event, (state, message, sale) in zip(taken, results, strict=True)
