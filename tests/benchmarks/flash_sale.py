@@ -1171,25 +1171,13 @@ class FlashSale:
                 if shown is not None and shown <= target:
                     unchanged += 1
                     continue
-                written = next(
-                    (
-                        t
-                        for t, qty in writes.get((other, sku), [])
-                        if t >= order["t"] and qty <= target
-                    ),
-                    None,
-                )
+                our_writes = _since(writes.get((other, sku), []), order["t"])
+                own_sales = _since(self.levels.get((other, sku), []), order["t"])
+                written = next((t for t, qty in our_writes if qty <= target), None)
                 # the other store may get there first through its own sales:
                 # from then on it offers no unit that is gone either, and a
                 # push would be an increase (held while orders wait)
-                sold_down = next(
-                    (
-                        t
-                        for t, qty in self.levels.get((other, sku), [])
-                        if t >= order["t"] and qty <= target
-                    ),
-                    None,
-                )
+                sold_down = next((t for t, qty in own_sales if qty <= target), None)
                 if written is None and sold_down is None:
                     never += 1
                     continue
@@ -1209,16 +1197,10 @@ class FlashSale:
                         "target": target,
                         "shown_before": shown,
                         "ledger_entry": entry_key,
-                        "writes_after": [
-                            (round(t, 3), qty)
-                            for t, qty in writes.get((other, sku), [])
-                            if t >= order["t"]
-                        ][:6],
+                        "writes_after": [(round(t, 3), q) for t, q in our_writes[:6]],
                         "store_levels_after": [
-                            (round(t, 3), qty)
-                            for t, qty in self.levels.get((other, sku), [])
-                            if t >= order["t"]
-                        ][:6],
+                            (round(t, 3), q) for t, q in own_sales[:6]
+                        ],
                     }
                 )
                 if sku.startswith("SCARCE"):
@@ -1538,6 +1520,11 @@ def run(options):
     }
     results["targets"] = TARGETS
     return results
+
+
+def _since(series, moment):
+    """The ``(t, quantity)`` of ``series`` from ``moment`` on."""
+    return [(t, quantity) for t, quantity in series if t >= moment]
 
 
 def parse_args(argv):
