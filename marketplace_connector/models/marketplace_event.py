@@ -89,10 +89,13 @@ class MarketplaceEvent(models.Model):
     _order = "id desc"
     _rec_name = "dedupe_key"
 
+    # every index is one more write for each webhook stored and for each
+    # change of state: the backend is indexed by UNIQUE(backend_id,
+    # dedupe_key), the company (one per backend) by none
     backend_id = fields.Many2one(
-        "marketplace.backend", required=True, ondelete="cascade", index=True
+        "marketplace.backend", required=True, ondelete="cascade"
     )
-    company_id = fields.Many2one("res.company", required=True, index=True)
+    company_id = fields.Many2one("res.company", required=True)
     source = fields.Selection(
         [("webhook", "Webhook"), ("poll", "Poll")], required=True, default="webhook"
     )

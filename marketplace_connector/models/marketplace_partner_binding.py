@@ -10,8 +10,9 @@ class MarketplacePartnerBinding(models.Model):
     _order = "id desc"
     _rec_name = "external_id"
 
+    # indexed by UNIQUE(backend_id, external_id)
     backend_id = fields.Many2one(
-        "marketplace.backend", required=True, ondelete="cascade", index=True
+        "marketplace.backend", required=True, ondelete="cascade"
     )
     partner_id = fields.Many2one(
         "res.partner", required=True, ondelete="cascade", index=True

@@ -10,8 +10,9 @@ class MarketplaceProductBinding(models.Model):
     _order = "backend_id, sku"
     _rec_name = "sku"
 
+    # indexed by UNIQUE(backend_id, external_id)
     backend_id = fields.Many2one(
-        "marketplace.backend", required=True, ondelete="cascade", index=True
+        "marketplace.backend", required=True, ondelete="cascade"
     )
     company_id = fields.Many2one(related="backend_id.company_id", store=True)
     product_id = fields.Many2one(

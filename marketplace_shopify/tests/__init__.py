@@ -4,3 +4,5 @@ from . import test_polling
 from . import test_concurrency
 from . import test_backend
 from . import test_stock
+from . import test_order_batch
+from . import test_migrations
