@@ -15,23 +15,20 @@ States: received -> queued -> done | ignored | failed | dead.
 import logging
 import time
 import uuid
-from contextlib import closing
 
-import psycopg2
 from psycopg2.extras import Json
 
-from odoo import _, api, fields, models, sql_db
+from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools.sql import create_index
 
 from odoo.addons.queue_job.exception import RetryableJobError
 
-from ..fast_intake import read_committed
 from ..lib.database_errors import CONCURRENCY_ERRORS
 from ..lib.errors import PermanentError, RetryableError
 from ..services.event_processor import EventProcessor
 from ..services.job_errors import retry_when_database_returns
-from ..services.job_sql import delay_now
+from ..services.job_sql import delay_now, finish_jobs
 from ..services.order_batch import OrderBatch
 
 _logger = logging.getLogger(__name__)
@@ -43,6 +40,9 @@ EVENT_JOB_PRIORITY = 10
 #: ``marketplace_connector.import_batch_size``; 1: one order per job)
 IMPORT_BATCH_SIZE = 10
 IMPORT_BATCH_PARAMETER = "marketplace_connector.import_batch_size"
+#: a job that imported the orders it took along, but not its own (another
+#: job held its order or stock), leaves it to a new job this much later
+HELD_ORDER_RETRY_SECONDS = 1
 
 #: One statement stores the event and, for a new order, queues a push of the
 #: products it takes on every backend selling them: the order counts against
@@ -216,16 +216,17 @@ class MarketplaceEvent(models.Model):
         )
         return {row[0] for row in self.env.cr.fetchall()}
 
-    def _insert_job(self, job_uuid, description):
+    def _insert_job(self, job_uuid, description, **properties):
         delay_now(
             self._job_process,
             job_uuid=job_uuid,
             priority=EVENT_JOB_PRIORITY,
             max_retries=EVENT_JOB_MAX_RETRIES,
             description=description,
+            **properties,
         )
 
-    def _enqueue(self):
+    def _enqueue(self, **properties):
         """Queue a new job for each event (the operator's Retry)."""
         for event in self:
             job_uuid = str(uuid.uuid4())
@@ -233,6 +234,7 @@ class MarketplaceEvent(models.Model):
             event._insert_job(
                 job_uuid,
                 f"{event.backend_id.name}: {event.topic} {event.external_id or ''}",
+                **properties,
             )
 
     # Processing
@@ -275,6 +277,12 @@ class MarketplaceEvent(models.Model):
         processing_ms = int((time.monotonic() - started) * 1000 / len(results))
         events = self.browse()
         for event, state, message, order in results:
+            if state == "queued":
+                # its job imported the orders it took along and left its
+                # own, held by another job, to a new job
+                event.result = message
+                event._enqueue(eta=HELD_ORDER_RETRY_SECONDS)
+                continue
             event._record_result(state, message, order, processing_ms)
             events |= event
         events._release_demand()
@@ -325,24 +333,7 @@ class MarketplaceEvent(models.Model):
         dbname = self.env.cr.dbname
         job_uuids = events.mapped("job_uuid")
         note = f"Imported by the job of event {self.id}"
-
-        @self.env.cr.postcommit.add
-        def retire():
-            try:
-                # READ COMMITTED: a job the runner has just sent is skipped,
-                # not a reason to fail to serialise and retire none
-                cursor = sql_db.db_connect(dbname).cursor()
-                with closing(read_committed(cursor)) as cr:
-                    cr.execute(
-                        "UPDATE queue_job SET state = 'done', result = %s, "
-                        "date_done = now() at time zone 'UTC' "
-                        "WHERE uuid = ANY(%s) AND state = 'pending'",
-                        (note, job_uuids),
-                    )
-                    cr.commit()  # pylint: disable=invalid-commit
-            except psycopg2.Error as err:
-                # they will run, and find their events done
-                _logger.info("Jobs of events imported along left to run: %s", err)
+        self.env.cr.postcommit.add(lambda: finish_jobs(dbname, job_uuids, note))
 
     def _on_job_failed(self, exc_info=None, exc_name=None, exc_message=None):
         """queue_job calls this when the job fails for good (retries

@@ -4,6 +4,8 @@ own, in one transaction: created in one ``create``, confirmed in one
 ``action_confirm``. Real transactions, committed, as the job runner runs
 them."""
 
+import threading
+import time
 from contextlib import closing
 from decimal import Decimal
 
@@ -16,6 +18,7 @@ from odoo.addons.queue_job.exception import RetryableJobError
 from .test_concurrency import RealTransactionCase
 
 BATCH_PARAMETER = "marketplace_connector.import_batch_size"
+LATENCY_PARAMETER = "marketplace_connector.simulated_import_latency_ms"
 
 
 @tagged("post_install", "-at_install")
@@ -218,6 +221,43 @@ class TestOrderBatch(RealTransactionCase):
             )
             self.assertEqual(env.cr.fetchone()[0], 0)
 
+    def test_jobs_of_the_orders_a_batch_claimed_wait_while_it_runs(self):
+        event_ids = self.store_orders(["BATCH-1", "BATCH-2", "BATCH-1"])
+        with self.real_env() as env:
+            # a slow import: the batch sleeps after claiming, before locking
+            env["ir.config_parameter"].set_param(LATENCY_PARAMETER, 400)
+        self.addCleanup(self._unset_latency)
+        outcome = []
+        thread = threading.Thread(
+            target=lambda: outcome.append(self.run_job(event_ids[0]))
+        )
+        thread.start()
+        time.sleep(0.6)  # claimed, sleeping 3 x 400 ms
+        etas = self.job_etas(event_ids)
+        thread.join(timeout=30)
+        self.assertIsNone(etas[0], "its own job is running")
+        self.assertTrue(
+            all(etas[1:]), "the runner does not send the others' jobs meanwhile"
+        )
+        self.assertIn("imported 2 more orders", outcome[0])
+        self.assertEqual(
+            [state[2] for state in self.states(event_ids)[1:]], ["done", "done"]
+        )
+
+    def _unset_latency(self):
+        with self.real_env() as env:
+            env["ir.config_parameter"].set_param(LATENCY_PARAMETER, False)
+
+    def job_etas(self, event_ids):
+        with self.real_env() as env:
+            events = env["marketplace.event"].browse(event_ids)
+            env.cr.execute(
+                "SELECT uuid, eta FROM queue_job WHERE uuid = ANY(%s)",
+                (events.mapped("job_uuid"),),
+            )
+            etas = dict(env.cr.fetchall())
+            return [etas[event.job_uuid] for event in events]
+
     def test_order_whose_stock_is_held_elsewhere_is_left_to_its_own_job(self):
         event_ids = self.store_orders(["BATCH-1", "BATCH-HELD", "BATCH-2"])
         outcome = []
@@ -234,8 +274,52 @@ class TestOrderBatch(RealTransactionCase):
             self.states(event_ids)[1:],
             [("queued", False, "pending"), ("done", "sale", "done")],
         )
+        self.assertIsNone(self.job_etas(event_ids)[1], "its job may run at once")
         self.run_job(event_ids[1])  # its own job, once the stock is free
         self.assertEqual(self.states(event_ids)[1][:2], ("done", "sale"))
+
+    def test_job_whose_own_stock_is_held_imports_the_others_and_waits(self):
+        event_ids = self.store_orders(["BATCH-HELD", "BATCH-1", "BATCH-2"])
+        with self.real_env() as env:
+            first_job = env["marketplace.event"].browse(event_ids[0]).job_uuid
+        outcome = []
+
+        def job():
+            outcome.append(self.run_job(event_ids[0]))
+
+        waited = self.run_while_stock_held(self.product_ids["BATCH-HELD"], job)
+        self.assertFalse(waited, "the job waited for the held stock")
+        self.assertIn("queued: Stock of order", outcome[0])
+        self.assertIn(
+            f"imported 2 more orders with it (events {event_ids[1]}, {event_ids[2]})",
+            outcome[0],
+        )
+        self.assertEqual(
+            self.states(event_ids),
+            [("queued", False, "pending")] + [("done", "sale", "done")] * 2,
+        )
+        with self.real_env() as env:
+            event = env["marketplace.event"].browse(event_ids[0])
+            self.assertNotEqual(event.job_uuid, first_job, "a new job waits for it")
+            job = env["queue.job"].search([("uuid", "=", event.job_uuid)])
+            self.assertTrue(job.eta, "the new job starts a moment later")
+            self.assertIn("held by another import", event.result)
+        self.run_job(event_ids[0])  # the new job, once the stock is free
+        self.assertEqual(self.states(event_ids)[0][:2], ("done", "sale"))
+
+    def test_job_whose_own_stock_is_held_and_nothing_to_take_runs_again(self):
+        (event_id,) = self.store_orders(["BATCH-HELD"])
+        errors = []
+
+        def job():
+            try:
+                self.run_job(event_id)
+            except RetryableJobError as err:
+                errors.append(err)
+
+        self.run_while_stock_held(self.product_ids["BATCH-HELD"], job)
+        self.assertEqual(len(errors), 1, "the job itself runs again")
+        self.assertEqual(self.states([event_id])[0], ("queued", False, "pending"))
 
     def test_waiting_order_that_cannot_be_imported_is_left_to_its_own_job(self):
         imported = self.store_orders(["BATCH-2"])
