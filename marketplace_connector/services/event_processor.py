@@ -1,8 +1,6 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 """Turns one inbox event into its effect in Odoo."""
 
-import time
-
 from odoo import fields
 
 from ..lib.errors import DataError
@@ -33,25 +31,11 @@ class EventProcessor:
         return handler()
 
     def _process_order(self):
-        self.simulate_latency()
         return OrderImporter(self.backend).apply(self.parse_order())
 
     def parse_order(self):
         """The event's order, channel-neutral (the adapter parses it)."""
         return self.backend._get_adapter().parse_order(self.event.payload)
-
-    def simulate_latency(self, orders=1):
-        """Benchmarks slow order import down on purpose with the system
-        parameter ``marketplace_connector.simulated_import_latency_ms``
-        (default 0: off), to show what a slow Odoo does to the queues; a
-        job importing several orders sleeps that long for each."""
-        delay = int(
-            self.env["ir.config_parameter"]
-            .sudo()
-            .get_param("marketplace_connector.simulated_import_latency_ms", 0)
-        )
-        if delay > 0:
-            time.sleep(delay * orders / 1000)
 
     def _process_inventory_level(self):
         """A channel reports a quantity. Odoo is the master: an echo of our

@@ -76,7 +76,6 @@ class OrderBatch:
         processor = EventProcessor(self.event)
         order = processor.parse_order()
         if not self.importer.is_new_import(order):
-            processor.simulate_latency()
             return [(self.event, *self.importer.apply(order))]
         claimed, taken, own = [], [], None
         try:
@@ -88,9 +87,6 @@ class OrderBatch:
                         claimed.append((event, waiting))
                         external_ids.add(waiting.external_id)
                 self._hold_jobs(self.event.browse([e.id for e, _o in claimed]))
-                # a benchmark's slow import, once per order and before any
-                # lock: a slow Odoo is slow before it takes the locks, too
-                processor.simulate_latency(orders=1 + len(claimed))
                 prepared = []
                 own = self._prepare_own(order, bool(claimed))
                 if own:
@@ -123,8 +119,7 @@ class OrderBatch:
                 raise self._held from err
             if len(taken) <= 1:
                 raise
-            # its latency slept with the batch's; the importer forgot what
-            # the rolled-back batch taught it
+            # the importer forgot what the rolled-back batch taught it
             self._log_fallback(taken, err)
             self._release_jobs_after_commit(
                 self.event.browse([e.id for e, _o in claimed])

@@ -20,6 +20,7 @@ fails the import with the figures.
 
 import contextlib
 import logging
+import time
 from collections import namedtuple
 from decimal import Decimal
 
@@ -42,6 +43,8 @@ _logger = logging.getLogger(__name__)
 #: a new order ready to be created: its binding and its sale order's values
 PreparedOrder = namedtuple("PreparedOrder", ["order", "binding", "vals"])
 
+SIMULATED_LATENCY_PARAMETER = "marketplace_connector.simulated_import_latency_ms"
+
 
 class OrderImporter:
     def __init__(self, backend):
@@ -60,6 +63,14 @@ class OrderImporter:
         self._product_cache = {}
         # one ledger for the import: it remembers the products it locked
         self.ledger = StockLedger(backend)
+        self._latency = (
+            int(
+                self.env["ir.config_parameter"]
+                .sudo()
+                .get_param(SIMULATED_LATENCY_PARAMETER, 0)
+            )
+            / 1000
+        )
 
     # Entry point
 
@@ -67,6 +78,8 @@ class OrderImporter:
         """:return: ``(state, message, sale_order)``"""
         self._lock(order.external_id)
         binding = self._find_binding(order)
+        if binding.order_id or not self._is_importable(order):
+            self._simulate_latency()  # a new order's, once its stock is locked
         if binding.external_updated_at:
             if order.updated_at < binding.external_updated_at:
                 return (
@@ -117,6 +130,7 @@ class OrderImporter:
     def _prepare_new(self, order, binding):
         if self.backend.auto_confirm:
             self._lock_stock(order)
+        self._simulate_latency()
         return PreparedOrder(
             order, binding or self._binding(order), self._sale_order_vals(order)
         )
@@ -159,6 +173,17 @@ class OrderImporter:
             self.ledger._locked = locked
             self._tax_cache, self._product_cache = taxes, products
             raise
+
+    def _simulate_latency(self):
+        """Benchmarks slow each order's import down on purpose (system
+        parameter ``marketplace_connector.simulated_import_latency_ms``,
+        default 0: off), to show what a slow Odoo does to the queues. The
+        time is spent where a slow Odoo spends it: building the order, its
+        order's lock (and a new order's stock locks) held, as every import
+        holds them while it works; an order taken along by a batch is slow
+        in the same place."""
+        if self._latency > 0:
+            time.sleep(self._latency)
 
     def _record_applied(self, binding, order):
         binding.write(

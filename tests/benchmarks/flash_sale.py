@@ -25,7 +25,8 @@ Run it with ``bench/flash-sale`` (``--help`` for the options). What happens:
    bursts (503/500/502 from the Admin API, twice), ``kill`` SIGKILL of an
    Odoo HTTP worker 3 times (one running a job when there is one),
    ``pgrestart`` a PostgreSQL restart (fast mode: every session is cut),
-   ``latency`` 250 ms added to every order import for a third of the run.
+   ``latency`` 250 ms added to every order import for a third of the run
+   (spent while the order is built, its locks held, in a batch too).
 4. **End**: senders drained, one poll of each store (what the 5-minute cron
    would do), queues drained, one reconciliation per backend, drained again.
 5. **Figures**, then the two **ceilings** (``ceilings.py``), then the report
