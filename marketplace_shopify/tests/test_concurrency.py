@@ -369,8 +369,9 @@ class TestConcurrency(RealTransactionCase):
                         if event.state != "queued":
                             return result
                 except (RetryableError, RetryableJobError):
-                    pass
-                time.sleep(0.2)
+                    time.sleep(0.2)
+                    continue
+                time.sleep(0.2)  # left to a new job: that one runs next
             raise AssertionError("never got through")
 
         self.run_concurrently(process, count=2)
