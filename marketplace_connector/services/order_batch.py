@@ -140,8 +140,8 @@ class OrderBatch:
     def _prepare_own(self, order, others_claimed):
         """Prepare the job's own order; ``None`` when another job holds its
         order or its stock and other orders were claimed: they are imported
-        without it (their latency was slept, their locks are free) and the
-        event gets a new job, instead of the whole batch running again."""
+        without it and the event gets a new job, instead of the whole batch
+        running again."""
         try:
             with self.importer.savepoint():
                 return self.importer.prepare_new(order)
