@@ -78,6 +78,7 @@ class OrderBatch:
         if not self.importer.is_new_import(order):
             return [(self.event, *self.importer.apply(order))]
         claimed, taken, own = [], [], None
+        claimed_events = self.event.browse()
         try:
             with self.importer.savepoint():
                 external_ids = {order.external_id}
@@ -86,7 +87,8 @@ class OrderBatch:
                     if waiting:
                         claimed.append((event, waiting))
                         external_ids.add(waiting.external_id)
-                self._hold_jobs(self.event.browse([e.id for e, _o in claimed]))
+                claimed_events = self.event.browse([e.id for e, _o in claimed])
+                self._hold_jobs(claimed_events)
                 prepared = []
                 own = self._prepare_own(order, bool(claimed))
                 if own:
@@ -121,16 +123,14 @@ class OrderBatch:
                 raise
             # the importer forgot what the rolled-back batch taught it
             self._log_fallback(taken, err)
-            self._release_jobs_after_commit(
-                self.event.browse([e.id for e, _o in claimed])
-            )
+            self._release_jobs_after_commit(claimed_events)
             return [(self.event, *self.importer.apply(order))]
         done = [
             (event, state, message, sale)
             for event, (state, message, sale) in zip(taken, results, strict=True)
         ]
         self._release_jobs_after_commit(
-            self.event.browse([e.id for e, _o in claimed if e not in taken])
+            claimed_events.filtered(lambda event: event not in taken)
         )
         if own:
             return done

@@ -78,7 +78,8 @@ class OrderImporter:
         """:return: ``(state, message, sale_order)``"""
         self._lock(order.external_id)
         binding = self._find_binding(order)
-        if binding.order_id or not self._is_importable(order):
+        creates = not binding.order_id and self._is_importable(order)
+        if not creates:
             self._simulate_latency()  # a new order's, once its stock is locked
         if binding.external_updated_at:
             if order.updated_at < binding.external_updated_at:
@@ -92,7 +93,7 @@ class OrderImporter:
                 and order.digest == binding.state_digest
             ):
                 return ("ignored", "This state was already applied", binding.order_id)
-        if not binding.order_id and self._is_importable(order):
+        if creates:
             return self.import_new([self._prepare_new(order, binding)])[0]
         if self._takes_stock(binding, order):
             self._lock_stock(order)
