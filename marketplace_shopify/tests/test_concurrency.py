@@ -25,6 +25,9 @@ from odoo.tests.common import TransactionCase, tagged
 from odoo.addons.marketplace_connector import fast_intake
 from odoo.addons.marketplace_connector.lib.errors import RetryableError
 from odoo.addons.marketplace_connector.models import marketplace_backend
+from odoo.addons.marketplace_connector.services.order_importer import (
+    SIMULATED_LATENCY_PARAMETER,
+)
 from odoo.addons.marketplace_connector.services.stock_push import StockPusher
 from odoo.addons.marketplace_shopify.lib.mapping import order_event, parse_order
 from odoo.addons.queue_job.exception import RetryableJobError
@@ -457,7 +460,7 @@ class TestConcurrency(RealTransactionCase):
     def set_import_latency(self, milliseconds):
         with self.real_env() as env:
             env["ir.config_parameter"].set_param(
-                "marketplace_connector.simulated_import_latency_ms", str(milliseconds)
+                SIMULATED_LATENCY_PARAMETER, str(milliseconds)
             )
 
 

@@ -12,13 +12,16 @@ from decimal import Decimal
 from odoo import sql_db
 from odoo.tests.common import tagged
 
+from odoo.addons.marketplace_connector.models.marketplace_event import (
+    IMPORT_BATCH_PARAMETER as BATCH_PARAMETER,
+)
+from odoo.addons.marketplace_connector.services.order_importer import (
+    SIMULATED_LATENCY_PARAMETER as LATENCY_PARAMETER,
+)
 from odoo.addons.marketplace_shopify.lib.mapping import order_event
 from odoo.addons.queue_job.exception import RetryableJobError
 
 from .test_concurrency import RealTransactionCase
-
-BATCH_PARAMETER = "marketplace_connector.import_batch_size"
-LATENCY_PARAMETER = "marketplace_connector.simulated_import_latency_ms"
 
 
 @tagged("post_install", "-at_install")
