@@ -81,6 +81,7 @@ import psutil  # noqa: E402
 import psycopg2  # noqa: E402
 
 from tests.benchmarks import ceilings, report  # noqa: E402
+from tests.benchmarks.cpu_usage import CpuUsage  # noqa: E402
 from tests.benchmarks.stack import Sku, Stack, WebhookSender  # noqa: E402
 
 ALL_FAULTS = ("dup", "reorder", "drop", "429", "5xx", "kill", "pgrestart", "latency")
@@ -120,6 +121,22 @@ TARGETS = {
     "intake_max_per_s": 300,
     "processing_orders_per_s": 20,
 }
+
+
+def postgres_roots():
+    """PostgreSQL's postmasters: ``postgres`` processes whose parent is not
+    one."""
+    roots = []
+    for process in psutil.process_iter(["name", "ppid"]):
+        if process.info["name"] != "postgres":
+            continue
+        try:
+            parent = psutil.Process(process.info["ppid"]).name()
+        except psutil.Error:
+            parent = None
+        if parent != "postgres":
+            roots.append(process)
+    return roots
 
 
 def percentile(values, fraction):
@@ -265,6 +282,7 @@ class FlashSale:
         self.pg_activity = {}  # wait_event_type -> active sessions seen
         self.pg_lock_waits = {}  # "wait_event: query" -> sessions seen waiting
         self._stop_sampling = threading.Event()
+        self.cpu = self.runner_cpu = None
         self.results = {}
 
     def log(self, message):
@@ -347,6 +365,9 @@ class FlashSale:
         faults = threading.Thread(target=self._inject_faults, daemon=True)
         self._sale_started = time.time()
         self._transactions_before = self._transactions()
+        self.cpu, self.runner_cpu = self._cpu_usage()
+        self.cpu.start()
+        self.runner_cpu.start()
         self.mark(
             "sale started", f"{self.options.orders} orders at {self.options.rate}"
         )
@@ -363,6 +384,8 @@ class FlashSale:
             busy=lambda: faults.is_alive(),
         )
         faults.join()
+        self.cpu.stop()
+        self.runner_cpu.stop()
         self.mark("drained after the sale")
 
     def _wanted_lines(self):
@@ -430,6 +453,35 @@ class FlashSale:
 
     # Observation
 
+    def _cpu_usage(self):
+        """Where the CPU goes from the sale's start until the queues are
+        drained: the Odoo servers (every process, workers killed meanwhile
+        included), PostgreSQL, this benchmark with its simulated stores; and,
+        apart, the queue_job runner (a process of the webhook server)."""
+        stack = self.stack
+
+        def server(process):
+            def roots():
+                if not process or process.poll() is not None:
+                    return []
+                try:
+                    return [psutil.Process(process.pid)]
+                except psutil.Error:
+                    return []
+
+            return roots
+
+        groups = {}
+        if stack.job_process:
+            groups["Odoo jobs server"] = server(stack.job_process)
+            groups["Odoo webhook server"] = server(stack.process)
+        else:
+            groups["Odoo server"] = server(stack.process)
+        groups["PostgreSQL"] = postgres_roots
+        own = {"benchmark, simulated stores": lambda: [psutil.Process()]}
+        runner = {"queue_job runner": lambda: stack.odoo_processes()["jobrunner"]}
+        return CpuUsage(groups, own_groups=own), CpuUsage({}, own_groups=runner)
+
     def _sample(self):
         """Every 0.5 s: queue depth, imports, events, RSS of Odoo's processes."""
         conn = None
@@ -493,6 +545,9 @@ class FlashSale:
             peak["rss_total"] = max(peak["rss_total"], total)
             peak["rss_worker"] = max(peak["rss_worker"], worker)
             self.samples.append(sample)
+            if self.cpu:
+                self.cpu.read()
+                self.runner_cpu.read()
             self._stop_sampling.wait(0.5)
 
     def _profile(self):
@@ -714,6 +769,7 @@ class FlashSale:
         figures["stock"] = self._stock_figures()
         figures["propagation"] = self._propagation_figures()
         figures["processing"] = self._processing_figures()
+        figures["cpu"] = self._cpu_figures(figures["processing"]["orders_imported"])
         figures["channels_api"] = {
             name: {
                 key: store.sim.stats[key]
@@ -1232,6 +1288,17 @@ class FlashSale:
             (t, qty) for t, qty in writes.get((store, sku), []) if t < moment
         ] + [(t, qty) for t, qty in self.levels.get((store, sku), []) if t < moment]
         return max(candidates)[1] if candidates else None
+
+    def _cpu_figures(self, orders):
+        """CPU seconds by group from the sale's start until drained, per
+        imported order, and the share of the machine's cores they used."""
+        figures = self.cpu.figures(orders=orders, cores=psutil.cpu_count())
+        runner = self.runner_cpu.figures(orders=orders)
+        figures["queue_job_runner_s"] = runner["groups_s"]["queue_job runner"]
+        figures["queue_job_runner_ms_per_order"] = runner.get("ms_per_order", {}).get(
+            "queue_job runner"
+        )
+        return figures
 
     def _processing_figures(self):
         times = [

@@ -21,6 +21,37 @@ def _target(met):
     return "" if met is None else ("  [target met]" if met else "  [TARGET MISSED]")
 
 
+def _cpu_rows(cpu, row):
+    """Where the CPU went, sale start to drained: seconds and ms per order."""
+    if not cpu:
+        return
+    capacity = cpu.get("capacity_s")
+    busy = cpu["machine_busy_s"]
+    row(
+        "CPU, sale start to drained",
+        f"{_fmt(busy)} s busy of {_fmt(capacity)} s on all cores "
+        f"({100 * busy / capacity:.0f}%) in {_fmt(cpu['interval_s'])} s"
+        if capacity
+        else f"{_fmt(busy)} s busy in {_fmt(cpu['interval_s'])} s",
+    )
+    per_order = cpu.get("ms_per_order") or {}
+    groups = dict(cpu["groups_s"], **{"rest of the machine": cpu["rest_s"]})
+    for name, seconds in sorted(groups.items(), key=lambda kv: -kv[1]):
+        row(
+            f"  {name}",
+            f"{_fmt(seconds)} s"
+            + (f", {_fmt(per_order[name])} ms per order" if name in per_order else ""),
+        )
+    if cpu.get("queue_job_runner_s") is not None:
+        row(
+            "    of which the queue_job runner",
+            f"{_fmt(cpu['queue_job_runner_s'])} s, "
+            f"{_fmt(cpu.get('queue_job_runner_ms_per_order'))} ms per order",
+        )
+    if "all" in per_order:
+        row("  all, per order imported", f"{_fmt(per_order['all'])} ms")
+
+
 def table(results):
     """The figures as aligned text, with the targets of the issue."""
     rows = []
@@ -243,6 +274,7 @@ def table(results):
                 f"{transactions['committed']} committed, "
                 f"{transactions['rolled_back']} rolled back",
             )
+        _cpu_rows(results.get("cpu"), row)
         rss = results.get("peak_rss_mb", {})
         row(
             "peak RSS",
