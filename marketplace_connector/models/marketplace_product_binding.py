@@ -1,7 +1,7 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 """Product variant <-> channel variant (SKU, inventory item)."""
 
-from odoo import fields, models
+from odoo import api, fields, models, tools
 
 
 class MarketplaceProductBinding(models.Model):
@@ -41,3 +41,31 @@ class MarketplaceProductBinding(models.Model):
             "This channel variant is already bound.",
         ),
     ]
+
+    @api.model
+    @tools.ormcache("backend_id", "variant_id")
+    def _product_id_of_variant(self, backend_id, variant_id):
+        """The product bound to a channel variant (``False``: none), cached
+        in every worker: each order line is looked up, and during a sale
+        the same few hundred variants are sold again and again. Creating,
+        changing or deleting a binding, or deleting a product (Odoo clears
+        the caches then), clears it in every worker."""
+        binding = self.sudo().search(
+            [("backend_id", "=", backend_id), ("external_id", "=", variant_id)],
+            limit=1,
+        )
+        return binding.product_id.id
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self.env.registry.clear_cache()
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if {"backend_id", "external_id", "product_id"} & set(vals):
+            self.env.registry.clear_cache()
+        return super().write(vals)
+
+    def unlink(self):
+        self.env.registry.clear_cache()
+        return super().unlink()

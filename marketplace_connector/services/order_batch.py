@@ -8,9 +8,10 @@ to a worker, two commits of the job's state). The job of a new order
 therefore takes along up to ``size - 1`` other new orders of its backend
 that wait in the inbox and whose jobs have not started:
 
-* each is first claimed (its event row locked ``NOWAIT``, its order read),
-  then prepared (its order and its products' stock locked as its own job
-  would, without waiting), each step in a savepoint of its own; one that
+* each is first claimed (its event row and its products' stock locked
+  ``NOWAIT``, its order read), then prepared (its order locked as its own
+  job would, its customer found or created), each step in a savepoint of
+  its own; one that
   another job holds, that is not a new order (an update, a cancellation,
   an order not paid yet), or that cannot be prepared (unknown product, bad
   data) is left to its own job, which reports it as it always does;
@@ -179,13 +180,18 @@ class OrderBatch:
         self.env.cr.postcommit.add(lambda: release_jobs(dbname, uuids))
 
     def _claim(self, event, external_ids):
-        """Lock a waiting order's event row and read its order; ``None``
-        when another job holds it, it is not a new order, or another state
-        of the same order is in the batch (``external_ids``: each state is
-        applied by its own job, after this one). The row stays locked until
-        this transaction ends: its own job, sent meanwhile, comes back
-        later."""
-        return self._or_leave(event, self._claim_row, event, external_ids)
+        """Lock a waiting order's event row, read its order and lock the
+        stock of its products; ``None`` when another job holds the row or
+        the stock, it is not a new order, or another state of the same order
+        is in the batch (``external_ids``: each state is applied by its own
+        job, after this one). The locks stay until this transaction ends:
+        its own job, sent meanwhile, comes back later.
+
+        Only reads and locks, in a savepoint whose rollback keeps what the
+        ORM has read: while batches compete for the same products, most of
+        the orders a batch looks at are left here, and each rollback of a
+        savepoint for writes would make it read everything again."""
+        return self._or_leave(event, self._claim_row, event, external_ids, writes=False)
 
     def _prepare(self, event, order):
         """Take a claimed order's locks and prepare it; ``None`` when its
@@ -205,16 +211,19 @@ class OrderBatch:
         order = EventProcessor(event).parse_order()
         if order.external_id in external_ids:
             raise _NotTaken("another state of this order is in the batch")
+        # the stock first: most orders left are left for it, and the
+        # rollback releases the locks of an order found not new after all
+        self.importer.lock_known_stock(order)
         if not self.importer.is_new_import(order):
             raise _NotTaken("not a new order")
         return order
 
-    def _or_leave(self, event, step, *args):
-        """``step(*args)`` in a savepoint, or ``None`` when it fails: the
-        order is left to its own job, which meets the cause again and
-        reports it."""
+    def _or_leave(self, event, step, *args, writes=True):
+        """``step(*args)`` in a savepoint (``writes``: see the importer's
+        ``savepoint``), or ``None`` when it fails: the order is left to its
+        own job, which meets the cause again and reports it."""
         try:
-            with self.importer.savepoint():
+            with self.importer.savepoint(writes=writes):
                 return step(*args)
         except psycopg2.Error as err:
             if is_lost_connection(err):
@@ -232,7 +241,9 @@ class OrderBatch:
         to itself, an old order whose products other batches keep busy
         would be retried, and passed over, until the sale ends.
 
-        The oldest queued orders are the ones other batches are claiming
+        Orders already bound (imported, or held back as not paid or
+        cancelled) are updates, applied by their own jobs: the scan skips
+        them. The oldest queued orders are the ones other batches are claiming
         too: the scan skips the rows they hold (``SKIP LOCKED``, in a
         savepoint rolled back at once, so it keeps no lock of its own).
         Without that, a few batches running together all read the same
@@ -251,9 +262,13 @@ class OrderBatch:
         cr.execute("SAVEPOINT waiting_orders")
         cr.execute(
             """
-            SELECT id, job_uuid FROM marketplace_event
+            SELECT id, job_uuid FROM marketplace_event e
              WHERE backend_id = %s AND resource_type = 'order'
                AND state = 'queued' AND id != %s
+               AND NOT EXISTS (
+                   SELECT 1 FROM marketplace_order_binding b
+                    WHERE b.backend_id = e.backend_id
+                      AND b.external_id = e.external_id)
              ORDER BY id
              LIMIT %s
                FOR UPDATE SKIP LOCKED

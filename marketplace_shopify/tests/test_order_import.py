@@ -224,6 +224,30 @@ class TestOrderImport(ShopifyCase):
         self.assertEqual(len(self.sale_orders()), 1)
         self.assertFalse(event.last_error)
 
+    def test_variant_bound_to_another_product_imports_as_that_product(self):
+        # the product a variant is bound to is cached in every worker: a
+        # change of the binding must reach the next import
+        replacement = self._create_stocked_product("MUG-BLUE-V2", "12.00", 5)
+        first = self.sim.create_order(lines=[("MUG-BLUE", 1)], notify=False)
+        self.deliver("orders/create", first)
+        self.perform_jobs()
+        mug = self.sale_orders().order_line.filtered("marketplace_line_id").product_id
+        self.assertEqual(mug.default_code, "MUG-BLUE")
+
+        binding = self.env["marketplace.product.binding"].search(
+            [("backend_id", "=", self.backend.id), ("product_id", "=", mug.id)]
+        )
+        binding.product_id = replacement
+        second = self.sim.create_order(lines=[("MUG-BLUE", 1)], notify=False)
+        self.deliver("orders/create", second)
+        self.perform_jobs()
+        sale = self.sale_orders().filtered(
+            lambda so: so.client_order_ref == second["name"]
+        )
+        self.assertEqual(
+            sale.order_line.filtered("marketplace_line_id").product_id, replacement
+        )
+
     def test_exhausted_retries_make_the_event_dead(self):
         payload = self.sim.create_order(lines=[("MUG-BLUE", 1)], notify=False)
         self.deliver("orders/create", payload)
