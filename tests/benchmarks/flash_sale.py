@@ -81,6 +81,7 @@ import psutil  # noqa: E402
 import psycopg2  # noqa: E402
 
 from tests.benchmarks import ceilings, report  # noqa: E402
+from tests.benchmarks.autovacuum import autovacuum_on  # noqa: E402
 from tests.benchmarks.cpu_usage import CpuUsage  # noqa: E402
 from tests.benchmarks.stack import Sku, Stack, WebhookSender  # noqa: E402
 
@@ -200,6 +201,7 @@ class Options:
     profile_path: str | None = None
     profile_seconds: float = 30.0
     import_batch: int | None = None  # None: the module's default
+    autovacuum: bool = True  # on for the run when the server has it off
     verbose: bool = True
 
 
@@ -283,6 +285,7 @@ class FlashSale:
         self.pg_lock_waits = {}  # "wait_event: query" -> sessions seen waiting
         self._stop_sampling = threading.Event()
         self.cpu = self.runner_cpu = None
+        self._exit_stack = contextlib.ExitStack()
         self.results = {}
 
     def log(self, message):
@@ -326,6 +329,11 @@ class FlashSale:
         started = time.monotonic()
         self.stack.start()
         try:
+            autovacuum = self._exit_stack.enter_context(
+                autovacuum_on(self.stack.connect, enable=options.autovacuum)
+            )
+            self.results["postgres_autovacuum"] = autovacuum
+            self.log(f"PostgreSQL autovacuum: {autovacuum}")
             for name, store in self.stack.stores.items():
                 self.writes[name] = []
                 record_inventory_writes(store.sim, self.writes[name])
@@ -341,6 +349,7 @@ class FlashSale:
         finally:
             self._stop_sampling.set()
             self.stack.stop()
+            self._exit_stack.close()
         self.results["verdict"] = self._verdict()
         return self.results
 
@@ -1653,6 +1662,13 @@ def parse_args(argv):
         help="orders one import job imports in all (system parameter "
         f"{IMPORT_BATCH_PARAM}); default: the module's",
     )
+    parser.add_argument(
+        "--keep-autovacuum",
+        dest="autovacuum",
+        action="store_false",
+        help="leave PostgreSQL's autovacuum off if the server has it off "
+        "(default: on for the run, as in production, and put back after)",
+    )
     parser.add_argument("--database", default=DATABASE)
     parser.add_argument(
         "--drain-timeout",
@@ -1689,6 +1705,7 @@ def parse_args(argv):
         database=args.database,
         profile_path=args.profile_path,
         import_batch=args.import_batch,
+        autovacuum=args.autovacuum,
         drain_timeout=args.drain_timeout or max(1800.0, 0.5 * args.orders),
     )
 

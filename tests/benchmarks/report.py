@@ -97,6 +97,8 @@ def table(results):
             f"running, {environment['odoo_stdout_tracebacks']} tracebacks on Odoo's "
             f"stdout",
         )
+    if results.get("postgres_autovacuum"):
+        row("PostgreSQL autovacuum", results["postgres_autovacuum"])
     for event in results.get("timeline", []):
         if event["event"].startswith(("fault", "postgres", "latency")):
             row(f"  {event['event']}", event["detail"])
