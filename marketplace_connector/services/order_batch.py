@@ -11,10 +11,10 @@ that wait in the inbox and whose jobs have not started:
 * each is first claimed (its event row and its products' stock locked
   ``NOWAIT``, its order read), then prepared (its order locked as its own
   job would, its customer found or created), each step in a savepoint of
-  its own; one that
-  another job holds, that is not a new order (an update, a cancellation,
-  an order not paid yet), or that cannot be prepared (unknown product, bad
-  data) is left to its own job, which reports it as it always does;
+  its own; one that another job holds, that is not a new order (an update,
+  a cancellation, an order not paid yet), or that cannot be prepared
+  (unknown product, bad data) is left to its own job, which reports it as
+  it always does;
 * their sale orders are created in one ``create``, their stock taken on the
   ledger one after the other (each sale takes from what the ones before it
   left) and confirmed in one ``action_confirm``;
@@ -243,8 +243,8 @@ class OrderBatch:
 
         Orders already bound (imported, or held back as not paid or
         cancelled) are updates, applied by their own jobs: the scan skips
-        them. The oldest queued orders are the ones other batches are claiming
-        too: the scan skips the rows they hold (``SKIP LOCKED``, in a
+        them. The oldest queued orders are the ones other batches are
+        claiming too: the scan skips the rows they hold (``SKIP LOCKED``, in a
         savepoint rolled back at once, so it keeps no lock of its own).
         Without that, a few batches running together all read the same
         oldest orders, found them held, and imported one or two each
