@@ -67,6 +67,7 @@ import json
 import os
 import random
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -1710,7 +1711,16 @@ def parse_args(argv):
     )
 
 
+def _stop(signum, _frame):
+    raise SystemExit(128 + signum)
+
+
 def main(argv=None):
+    # stopped by a signal, a run still stops its Odoo servers and puts
+    # PostgreSQL's autovacuum setting back (a job started in the background
+    # ignores SIGINT unless told otherwise)
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     options = parse_args(sys.argv[1:] if argv is None else argv)
     results = run(options)
     print(report.table(results))
