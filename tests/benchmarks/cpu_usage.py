@@ -130,8 +130,11 @@ class CpuUsage:
                     if before is None:
                         # appeared meanwhile (restarted): all of it is ours
                         before = 0.0 if key[1] >= self.started_at - 1 else seconds
+                    # a tree read after a child exited and before its
+                    # parent reaped it reads low for a moment: the highest
+                    # reading stays the base, or that child would count twice
                     self.seconds[name] += max(0.0, seconds - before)
-                    self._last[(name, key)] = seconds
+                    self._last[(name, key)] = max(seconds, before)
 
     def figures(self, orders=None, cores=None):
         """``{"interval_s", "machine_busy_s", "capacity_s", "groups_s",
