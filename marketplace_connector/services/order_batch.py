@@ -8,13 +8,15 @@ to a worker, two commits of the job's state). The job of a new order
 therefore takes along up to ``size - 1`` other new orders of its backend
 that wait in the inbox and whose jobs have not started:
 
-* each is first claimed (its event row and its products' stock locked
-  ``NOWAIT``, its order read), then prepared (its order locked as its own
-  job would, its customer found or created), each step in a savepoint of
-  its own; one that another job holds, that is not a new order (an update,
-  a cancellation, an order not paid yet), or that cannot be prepared
-  (unknown product, bad data) is left to its own job, which reports it as
-  it always does;
+* the job's own order is prepared first (its order and its products'
+  stock locked as without batching); then each waiting order in turn is
+  claimed (its event row and its products' stock locked ``NOWAIT``, its
+  order read) and prepared at once (its customer found or created), each
+  step in a savepoint of its own, so that its stock is held no longer than
+  its own job would hold it; one that another job holds, that is not a new
+  order (an update, a cancellation, an order not paid yet), or that cannot
+  be prepared (unknown product, bad data) is left to its own job, which
+  reports it as it always does;
 * their sale orders are created in one ``create``, their stock taken on the
   ledger one after the other (each sale takes from what the ones before it
   left) and confirmed in one ``action_confirm``;
@@ -25,12 +27,12 @@ that wait in the inbox and whose jobs have not started:
   took along are imported without it and its event gets a new job a moment
   later: the batch's work is not thrown away for one busy product.
 
-While the batch runs, the claimed events' jobs are held back (an ``eta``
-set in a transaction of its own): they are the oldest pending jobs, the
-first the runner would send, only to find their events locked. Once the
-transaction has committed, the jobs of the orders imported are set done (the
-caller does that) and those of the orders left may run at once; if it is
-rolled back, all may run at once. One the runner sent before the hold finds
+While the batch runs, the jobs of the waiting orders it found are held
+back (an ``eta`` set in a transaction of its own): they are the oldest
+pending jobs, the first the runner would send, only to find their events
+locked. Once the transaction has committed, the jobs of the orders imported
+are set done (the caller does that) and those of the orders left may run at
+once; if it is rolled back, all may run at once. One the runner sent before the hold finds
 its event row locked, then done.
 """
 
@@ -78,25 +80,23 @@ class OrderBatch:
         order = processor.parse_order()
         if not self.importer.is_new_import(order):
             return [(self.event, *self.importer.apply(order))]
-        claimed, taken, own = [], [], None
-        claimed_events = self.event.browse()
+        taken, own = [], None
+        candidates = self.event.browse()
         try:
             with self.importer.savepoint():
-                self._lock_own_stock(order)
-                external_ids = {order.external_id}
-                for event in self._waiting_orders(self.size - 1):
-                    waiting = self._claim(event, external_ids)
-                    if waiting:
-                        claimed.append((event, waiting))
-                        external_ids.add(waiting.external_id)
-                claimed_events = self.event.browse([e.id for e, _o in claimed])
-                self._hold_jobs(claimed_events)
+                candidates = self._waiting_orders(self.size - 1)
+                self._hold_jobs(candidates)
                 prepared = []
-                own = self._prepare_own(order, bool(claimed))
+                own = self._prepare_own(order)
                 if own:
                     prepared.append(own)
                     taken.append(self.event)
-                for event, waiting in claimed:
+                external_ids = {order.external_id}
+                for event in candidates:
+                    waiting = self._claim(event, external_ids)
+                    if not waiting:
+                        continue
+                    external_ids.add(waiting.external_id)
                     item = self._prepare(event, waiting)
                     if item:
                         prepared.append(item)
@@ -125,45 +125,31 @@ class OrderBatch:
                 raise
             # the importer forgot what the rolled-back batch taught it
             self._log_fallback(taken, err)
-            self._release_jobs_after_commit(claimed_events)
+            self._release_jobs_after_commit(candidates)
             return [(self.event, *self.importer.apply(order))]
         done = [
             (event, state, message, sale)
             for event, (state, message, sale) in zip(taken, results, strict=True)
         ]
         self._release_jobs_after_commit(
-            claimed_events.filtered(lambda event: event not in taken)
+            candidates.filtered(lambda event: event not in taken)
         )
         if own:
             return done
         # the orders it took along are imported; its own waits for its locks
         return [(self.event, "queued", str(self._held), None), *done]
 
-    def _lock_own_stock(self, order):
-        """Lock the stock of the job's own order before the orders taken
-        along claim theirs: otherwise batches running together take each
-        other's products while claiming, and each leaves its own order to a
-        new job (measured: two batches in three did so during a sale). When
-        another job holds it, the batch goes on and :meth:`_prepare_own`
-        decides. Whether it was locked."""
-        try:
-            with self.importer.savepoint(writes=False):
-                self.importer.lock_known_stock(order)
-        except LockNotAvailable:
-            return False
-        return True
-
-    def _prepare_own(self, order, others_claimed):
-        """Prepare the job's own order; ``None`` when another job holds its
-        order or its stock and other orders were claimed: they are imported
-        without it and the event gets a new job, instead of the whole batch
-        running again."""
+    def _prepare_own(self, order):
+        """Prepare the job's own order, first: its stock is locked before
+        the orders taken along take theirs. ``None`` when another job holds
+        its order or its stock (``self._held`` says why): the orders taken
+        along are imported without it and its event gets a new job, instead
+        of the whole batch running again; with none taken along, the job
+        runs again."""
         try:
             with self.importer.savepoint():
                 return self.importer.prepare_new(order)
         except (RetryableError, LockNotAvailable) as err:
-            if not others_claimed:
-                raise
             self._held = (
                 err
                 if isinstance(err, RetryableError)
@@ -175,7 +161,7 @@ class OrderBatch:
             return None
 
     def _hold_jobs(self, events):
-        """The claimed events' jobs wait while this job imports them: sent
+        """The waiting orders' jobs wait while this job imports them: sent
         by the runner meanwhile (they are the oldest pending jobs, the first
         it sends), each would find its event locked and come back a second
         later, again and again, taking the place of a job with work to do.
@@ -187,7 +173,7 @@ class OrderBatch:
         self.env.cr.postrollback.add(lambda: release_jobs(dbname, uuids))
 
     def _release_jobs_after_commit(self, events):
-        """The held jobs of claimed orders this job did not import may run
+        """The held jobs of waiting orders this job did not import may run
         once it has committed (those it imported are set done)."""
         if not events:
             return

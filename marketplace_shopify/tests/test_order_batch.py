@@ -227,7 +227,7 @@ class TestOrderBatch(RealTransactionCase):
     def test_jobs_of_the_orders_a_batch_claimed_wait_while_it_runs(self):
         event_ids = self.store_orders(["BATCH-1", "BATCH-2", "BATCH-1"])
         with self.real_env() as env:
-            # a slow import: the batch sleeps after claiming, before locking
+            # a slow import: 400 ms for each order the batch imports
             env["ir.config_parameter"].set_param(LATENCY_PARAMETER, 400)
         self.addCleanup(self._unset_latency)
         outcome = []
@@ -235,7 +235,7 @@ class TestOrderBatch(RealTransactionCase):
             target=lambda: outcome.append(self.run_job(event_ids[0]))
         )
         thread.start()
-        time.sleep(0.6)  # claimed, sleeping 3 x 400 ms
+        time.sleep(0.6)  # the waiting orders found, 3 x 400 ms to sleep
         etas = self.job_etas(event_ids)
         thread.join(timeout=30)
         self.assertIsNone(etas[0], "its own job is running")
