@@ -32,8 +32,8 @@ back (an ``eta`` set in a transaction of its own): they are the oldest
 pending jobs, the first the runner would send, only to find their events
 locked. Once the transaction has committed, the jobs of the orders imported
 are set done (the caller does that) and those of the orders left may run at
-once; if it is rolled back, all may run at once. One the runner sent before the hold finds
-its event row locked, then done.
+once; if it is rolled back, all may run at once. One the runner sent before
+the hold finds its event row locked, then done.
 """
 
 import logging
