@@ -213,9 +213,12 @@ class OrderBatch:
         if order.external_id in external_ids:
             raise _NotTaken("another state of this order is in the batch")
         # the stock first: most orders left are left for it, and the
-        # rollback releases the locks of an order found not new after all
+        # rollback releases the locks of an order found not importable
         self.importer.lock_known_stock(order)
-        if not self.importer.is_new_import(order):
+        # not bound: the scan saw no binding in this transaction's snapshot,
+        # and the other states of orders in this batch are left above;
+        # ``prepare_new`` looks again under the order's lock
+        if not self.importer.is_importable(order):
             raise _NotTaken("not a new order")
         return order
 

@@ -78,7 +78,7 @@ class OrderImporter:
         """:return: ``(state, message, sale_order)``"""
         self._lock(order.external_id)
         binding = self._find_binding(order)
-        creates = not binding.order_id and self._is_importable(order)
+        creates = not binding.order_id and self.is_importable(order)
         if not creates:
             self._simulate_latency()  # a new order's, once its stock is locked
         if binding.external_updated_at:
@@ -112,7 +112,7 @@ class OrderImporter:
         """Whether applying ``order`` creates its sale order: never seen
         before and importable. Such orders can be imported several in one
         transaction: :meth:`prepare_new` for each, then :meth:`import_new`."""
-        return self._is_importable(order) and not self._find_binding(order)
+        return self.is_importable(order) and not self._find_binding(order)
 
     def prepare_new(self, order):
         """Take a new order's lock and its products' locks, bind it and build
@@ -214,7 +214,7 @@ class OrderImporter:
                 f"Another job is importing order {external_id}", retry_after=2
             )
 
-    def _is_importable(self, order):
+    def is_importable(self, order):
         """Whether this state of an order not imported yet creates its sale
         order (the backend's policy)."""
         return (
@@ -224,7 +224,7 @@ class OrderImporter:
 
     def _takes_stock(self, binding, order):
         """Whether applying this state confirms the sale order (reserves)."""
-        if not self.backend.auto_confirm or not self._is_importable(order):
+        if not self.backend.auto_confirm or not self.is_importable(order):
             return False
         return not binding.order_id or binding.order_id.state in ("draft", "sent")
 
