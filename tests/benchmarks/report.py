@@ -242,6 +242,13 @@ def table(results):
             _fmt(sustained)
             + _target(None if sustained is None or not target else sustained >= target),
         )
+        for phase, figures in (processing.get("sustained_by_phase") or {}).items():
+            rate = figures["orders_per_s"]
+            row(
+                f"  {phase}",
+                f"{_fmt(rate)} ({figures['seconds']} s with jobs waiting)"
+                + _target(None if rate is None or not target else rate >= target),
+            )
         row(
             "orders/s overall",
             f"{_fmt(processing['overall_orders_per_s'])} "
