@@ -38,7 +38,7 @@ EVENT_JOB_PRIORITY = 10
 #: a new order's job imports up to this many new orders in all, taking along
 #: others of its backend waiting in the inbox (system parameter
 #: ``marketplace_connector.import_batch_size``; 1: one order per job)
-IMPORT_BATCH_SIZE = 10
+IMPORT_BATCH_SIZE = 20
 IMPORT_BATCH_PARAMETER = "marketplace_connector.import_batch_size"
 #: a job that imported the orders it took along, but not its own (another
 #: job held its order or stock), leaves it to a new job this much later

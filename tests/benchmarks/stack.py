@@ -107,7 +107,7 @@ class Stack:
         stores=("a", "b"),
         skus=(),
         workers=2,
-        channels="root:4,root.marketplace.inbound:3,root.marketplace.stock:1,"
+        channels="root:4,root.marketplace.inbound:2,root.marketplace.stock:1,"
         "root.marketplace.poll:1",
         plan="standard",
         database="marketplace_bench",
