@@ -33,7 +33,11 @@ pending jobs, the first the runner would send, only to find their events
 locked. Once the transaction has committed, the jobs of the orders imported
 are set done (the caller does that) and those of the orders left may run at
 once; if it is rolled back, all may run at once. One the runner sent before
-the hold finds its event row locked, then done.
+the hold finds its event row locked, then done. Every waiting order found is
+held, before any is claimed: holding only those claimed, once claimed, saved
+the runner a third of its notifications but let it send 290 of their jobs
+(1,200 orders) into the claims, each failing on its locked row and retried,
+and cost more CPU per order than it saved (116.7 against 105.6 ms).
 """
 
 import logging
