@@ -11,8 +11,9 @@
     "application": True,
     "installable": True,
     "depends": ["sale_stock", "queue_job"],
-    # as a server-wide module, webhooks skip Odoo's request dispatch
-    "post_load": "post_load_fast_intake",
+    # as a server-wide module, webhooks skip Odoo's request dispatch and the
+    # job runner wakes up every few seconds
+    "post_load": "post_load",
     "external_dependencies": {"python": ["cryptography", "requests"]},
     "data": [
         "security/marketplace_security.xml",

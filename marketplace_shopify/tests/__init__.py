@@ -6,3 +6,4 @@ from . import test_backend
 from . import test_stock
 from . import test_order_batch
 from . import test_migrations
+from . import test_job_runner_wakeup
