@@ -87,7 +87,7 @@ from tests.benchmarks import ceilings, report  # noqa: E402
 from tests.benchmarks.autovacuum import autovacuum_on  # noqa: E402
 from tests.benchmarks.cpu_usage import CpuUsage  # noqa: E402
 from tests.benchmarks.processing_rate import sustained_rates  # noqa: E402
-from tests.benchmarks.stack import Sku, Stack, WebhookSender  # noqa: E402
+from tests.benchmarks.stack import CHANNELS, Sku, Stack, WebhookSender  # noqa: E402
 
 ALL_FAULTS = ("dup", "reorder", "drop", "429", "5xx", "kill", "pgrestart", "latency")
 DATABASE = "marketplace_bench_flash"
@@ -102,12 +102,6 @@ STALL_SECONDS = 180
 #: orders per transaction in the batched processing floor: as many as an
 #: import job takes at most by default (``IMPORT_BATCH_SIZE``)
 FLOOR_BATCH = 20
-#: two imports at a time, as the README advises: on 2 cores a third one mostly
-#: finds the stock of its orders locked by the other two (measured: 15.4
-#: orders/s with 3, 18-19.5 with 2, 15.5 with 1)
-CHANNELS = (
-    "root:4,root.marketplace.inbound:2,root.marketplace.stock:1,root.marketplace.poll:1"
-)
 #: where an Odoo worker waits for work (py-spy --idle samples them too)
 IDLE_FRAMES = (
     "Thread._wait_for_tstate_lock ",

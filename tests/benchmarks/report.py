@@ -21,6 +21,12 @@ def _target(met):
     return "" if met is None else ("  [target met]" if met else "  [TARGET MISSED]")
 
 
+def _at_least(value, target):
+    """The mark of a figure that should reach ``target``; none without
+    either."""
+    return _target(None if value is None or not target else value >= target)
+
+
 def _cpu_rows(cpu, row):
     """Where the CPU went, sale start to drained: seconds and ms per order."""
     if not cpu:
@@ -239,15 +245,14 @@ def table(results):
         sustained = processing["sustained_orders_per_s"]
         row(
             "orders/s while jobs waited",
-            _fmt(sustained)
-            + _target(None if sustained is None or not target else sustained >= target),
+            _fmt(sustained) + _at_least(sustained, target),
         )
         for phase, figures in (processing.get("sustained_by_phase") or {}).items():
             rate = figures["orders_per_s"]
             row(
                 f"  {phase}",
                 f"{_fmt(rate)} ({figures['seconds']} s with jobs waiting)"
-                + _target(None if rate is None or not target else rate >= target),
+                + _at_least(rate, target),
             )
         row(
             "orders/s overall",
