@@ -15,6 +15,8 @@ WITH_LATENCY = "with import latency"
 OUTSIDE_LATENCY = "outside import latency"
 BEFORE_LATENCY = "before import latency"
 AFTER_LATENCY = "after import latency"
+#: the order the report shows them in
+PHASES = (BEFORE_LATENCY, WITH_LATENCY, AFTER_LATENCY, OUTSIDE_LATENCY)
 
 
 def busy_intervals(samples):

@@ -2,6 +2,8 @@
 
 import json
 
+from tests.benchmarks.processing_rate import PHASES
+
 
 def write_json(results, path):
     with open(path, "w") as out:
@@ -247,7 +249,9 @@ def table(results):
             "orders/s while jobs waited",
             _fmt(sustained) + _at_least(sustained, target),
         )
-        for phase, figures in (processing.get("sustained_by_phase") or {}).items():
+        by_phase = processing.get("sustained_by_phase") or {}
+        for phase in (phase for phase in PHASES if phase in by_phase):
+            figures = by_phase[phase]
             rate = figures["orders_per_s"]
             row(
                 f"  {phase}",
