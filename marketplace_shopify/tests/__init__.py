@@ -7,3 +7,4 @@ from . import test_stock
 from . import test_order_batch
 from . import test_migrations
 from . import test_job_runner_wakeup
+from . import test_worker_capacity_check
