@@ -61,6 +61,7 @@ class OrderImporter:
         self.company = backend.company_id
         self._tax_cache = {}
         self._product_cache = {}
+        self._region_cache = {}
         # one ledger for the import: it remembers the products it locked
         self.ledger = StockLedger(backend)
         self._latency = (
@@ -469,25 +470,32 @@ class OrderImporter:
         return True
 
     def _address_vals(self, address):
-        country = self.env["res.country"]
-        state = self.env["res.country.state"]
-        if address.country_code:
-            country = country.search(
-                [("code", "=", address.country_code.upper())], limit=1
-            )
-        if country and address.state_code:
-            state = state.search(
-                [("country_id", "=", country.id), ("code", "=", address.state_code)],
-                limit=1,
-            )
+        country_id, state_id = self._region(address.country_code, address.state_code)
         return {
             "street": address.street or False,
             "street2": address.street2 or False,
             "city": address.city or False,
             "zip": address.zip or False,
-            "country_id": country.id,
-            "state_id": state.id,
+            "country_id": country_id,
+            "state_id": state_id,
         }
+
+    def _region(self, country_code, state_code):
+        """``(country id, state id)`` of the codes, ``False`` where unknown;
+        looked up once per import (a batch's orders mostly share them)."""
+        key = (country_code, state_code)
+        if key not in self._region_cache:
+            country = self.env["res.country"]
+            state = self.env["res.country.state"]
+            if country_code:
+                country = country.search([("code", "=", country_code.upper())], limit=1)
+            if country and state_code:
+                state = state.search(
+                    [("country_id", "=", country.id), ("code", "=", state_code)],
+                    limit=1,
+                )
+            self._region_cache[key] = (country.id, state.id)
+        return self._region_cache[key]
 
     # Lines
 

@@ -36,6 +36,12 @@ class TestOrderImport(ShopifyCase):
         shipping = payload["shipping_address"]
         self.assertEqual(sale.partner_shipping_id.street, shipping["address1"])
         self.assertEqual(sale.partner_shipping_id.city, shipping["city"])
+        self.assertEqual(sale.partner_shipping_id.country_id.code, "US")
+        self.assertEqual(
+            sale.partner_shipping_id.state_id.code, shipping["province_code"]
+        )
+        billing = payload["billing_address"]
+        self.assertEqual(sale.partner_id.state_id.code, billing["province_code"])
         self.assertEqual(sale.currency_id, self.usd)
         self.assertEqual(sale.client_order_ref, payload["name"])
         self.assertEqual(sale.marketplace_external_name, payload["name"])
