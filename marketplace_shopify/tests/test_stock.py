@@ -140,6 +140,20 @@ class TestStockPush(StockCase):
         self.assertEqual(level.state, "synced")
         self.assertEqual(level.last_confirmed_quantity, 25)
 
+    def test_first_push_of_a_product_creates_its_stock_lock_row(self):
+        product = self.products["MUG-BLUE"]
+        self.level("MUG-BLUE").unlink()
+        self.env.cr.execute(
+            "DELETE FROM marketplace_stock_lock WHERE product_id = %s", (product.id,)
+        )
+        self.change_stock(product, -1)
+        self.perform_jobs("_job_push_stock")
+        self.assertTrue(self.level("MUG-BLUE"))
+        lock = self.env["marketplace.stock.lock"].search(
+            [("product_id", "=", product.id)]
+        )
+        self.assertEqual(len(lock), 1, "there before the product's first sale")
+
     def test_unchanged_quantity_is_not_pushed_again(self):
         self.change_stock(self.products["TEE-L"], -1)
         self.perform_jobs("_job_push_stock")
