@@ -20,8 +20,9 @@ LOCAL_HOSTS = frozenset({"", "localhost", "127.0.0.1", "::1", "0.0.0.0", "::"})
 
 
 def jobs_sent_here(runner_host, runner_port, http_interface, http_port):
-    """Whether the runner sends its jobs to this server's HTTP port."""
-    if int(runner_port) != int(http_port):
+    """Whether the runner sends its jobs to this server's HTTP port (the
+    ports as the configuration gives them: numbers or text)."""
+    if str(runner_port).strip() != str(http_port).strip():
         return False
     host = (runner_host or "").strip().lower()
     return host in LOCAL_HOSTS or host == (http_interface or "").strip().lower()

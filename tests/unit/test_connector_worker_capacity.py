@@ -59,6 +59,7 @@ def test_jobs_sent_to_this_servers_port_on_this_machine(host, interface):
     [
         ("localhost", 8070),  # a jobs server of its own on this machine
         ("jobs.internal", 8069),  # another machine
+        ("localhost", "not a port"),  # queue_job fails on it, not this check
     ],
 )
 def test_jobs_sent_elsewhere(host, port):
