@@ -35,6 +35,7 @@ from ..lib.order import FINANCIAL_STATES
 from ..lib.secrets_box import CONFIG_OPTION, ENV_VARIABLE, SecretBox
 from ..services.job_errors import retry_later
 from ..services.job_sql import delay_now
+from ..services.stock_ledger import create_lock_rows
 from ..services.stock_push import StockPusher
 from ..services.stock_reconciliation import StockReconciler
 from .marketplace_stock_dirty import (
@@ -686,20 +687,9 @@ class MarketplaceBackend(models.Model):
         ]
         if missing:
             levels |= self.env["marketplace.stock.level"].create(missing)
-            self._create_stock_locks({vals["product_id"] for vals in missing})
+            # before their first sale, which would otherwise create them
+            create_lock_rows(self.env.cr, {vals["product_id"] for vals in missing})
         return levels
-
-    def _create_stock_locks(self, product_ids):
-        """The products' stock-lock rows (``marketplace.stock.lock``),
-        created with their first levels, before their first sale: created
-        by a sale instead, concurrent first sales of a product wait for the
-        creator's transaction to end, even those that would rather leave
-        the order to its own job than wait (``NOWAIT``)."""
-        self.env.cr.execute(
-            "INSERT INTO marketplace_stock_lock (product_id) "
-            "SELECT unnest(%s::int[]) ON CONFLICT (product_id) DO NOTHING",
-            (sorted(product_ids),),
-        )
 
     # Polling
 

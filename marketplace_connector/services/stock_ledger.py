@@ -34,6 +34,20 @@ _LOCK = (
 _LOCK_NOWAIT = _LOCK + " NOWAIT"
 
 
+def create_lock_rows(cr, product_ids):
+    """The products' ``marketplace_stock_lock`` rows, created where missing.
+    Best before a product's first sale (its first stock levels create them):
+    an INSERT meeting a row that another transaction inserted and has not
+    committed waits for it, even for a caller that would rather not wait
+    (``NOWAIT``)."""
+    cr.execute(
+        "INSERT INTO marketplace_stock_lock (product_id) "
+        "SELECT unnest(%s::int[]) ON CONFLICT (product_id) DO NOTHING",
+        (sorted(product_ids),),
+        log_exceptions=False,
+    )
+
+
 class StockLedger:
     def __init__(self, backend):
         self.backend = backend
@@ -56,15 +70,10 @@ class StockLedger:
         cr.execute(_LOCK_NOWAIT if nowait else _LOCK, (ids,), log_exceptions=False)
         rows = cr.fetchall()
         if len(rows) < len(ids):
-            # a product's first sale: its row is created, then locked. Only
-            # then: an INSERT meeting a row that another transaction holds
-            # waits for it, whatever ``nowait`` says
-            cr.execute(
-                "INSERT INTO marketplace_stock_lock (product_id) "
-                "SELECT unnest(%s::int[]) ON CONFLICT (product_id) DO NOTHING",
-                (ids,),
-                log_exceptions=False,
-            )
+            # a product sold before its first stock levels: its row is
+            # created, then locked. Only then: an INSERT meeting a row that
+            # another transaction holds waits for it, whatever ``nowait`` says
+            create_lock_rows(cr, ids)
             cr.execute(_LOCK, (ids,), log_exceptions=False)
             rows = cr.fetchall()
         lock_ids = [row[0] for row in rows]
