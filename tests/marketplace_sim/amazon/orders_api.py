@@ -17,7 +17,7 @@ searchOrders
   ``maxResultsPerPage`` and ``includedData``. The page list is fixed when the
   first page is served.
 Anything else wrong is 400 ``InvalidInput`` with the parameter in ``details``.
-Results are ordered by the time filtered on, then by order id.
+Results are ordered by the time filtered on, then by creation order.
 """
 
 import hashlib
@@ -205,7 +205,7 @@ def search_orders(sim, request, _match):
                 and (fulfilled_by is None or fulfillment["fulfilledBy"] in fulfilled_by)
             ):
                 matches.append((stamp, order.order_id))
-        order_ids = [order_id for _stamp, order_id in sorted(matches)]
+        order_ids = [oid for _stamp, oid in sorted(matches, key=lambda m: m[0])]
         offset, issued = 0, now
     page = order_ids[offset : offset + page_size]
     horizon = sim.orders.horizon()
