@@ -148,3 +148,94 @@ def order(
             grand_total = f"{grand_total:.2f}"
         payload["proceeds"] = {"grandTotal": money(grand_total, currency)}
     return payload
+
+
+# Over HTTP: the simulator, a backend config, recorders
+
+
+def make_sim(**options):
+    """A started simulator on a frozen clock (tests move it with advance)."""
+    from marketplace_sim.amazon import AmazonSimulator
+    from marketplace_sim.amazon.clock import SimClock
+
+    options.setdefault("clock", SimClock(time_scale=0))
+    return AmazonSimulator(
+        seller_id=SELLER, marketplace_ids=(MARKETPLACE,), **options
+    ).start()
+
+
+def make_config(sim, credentials=None, **settings):
+    from odoo.addons.marketplace_connector.lib.adapter import BackendConfig
+
+    values = {
+        "region": "na",
+        "seller_id": SELLER,
+        "marketplace_ids": [MARKETPLACE],
+        "sqs_queue_url": sim.queue_url,
+        "sqs_region": "us-east-1",
+        "sqs_endpoint_url": sim.sqs_url,
+        "lwa_url": sim.lwa_url,
+    }
+    values.update(settings)
+    secrets = {
+        "lwa_client_id": sim.lwa.client_id,
+        "lwa_client_secret": sim.lwa.client_secret,
+        "lwa_refresh_token": sim.lwa.refresh_token,
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "not-checked",
+    }
+    secrets.update(credentials or {})
+    return BackendConfig(
+        backend_id=1,
+        name="Amazon test",
+        api_url=sim.url,
+        credentials=secrets,
+        settings=values,
+        timeout=5.0,
+    )
+
+
+class RecordingGate:
+    """A rate gate that spends nothing and remembers what it was asked."""
+
+    def __init__(self):
+        self.reserved = []
+        self.observed = []
+
+    def reserve(self, family, cost=1):
+        self.reserved.append((family, cost))
+
+    def observe(self, family, available, maximum, restore_rate):
+        self.observed.append((family, available, maximum, restore_rate))
+
+
+def recording_session():
+    """A requests session that keeps every request it sends (prepared)."""
+    import requests
+
+    session = requests.Session()
+    session.sent = []
+
+    def keep(response, *args, **kwargs):
+        session.sent.append(response.request)
+
+    session.hooks["response"].append(keep)
+    return session
+
+
+def sim_now(sim):
+    """The simulator's clock as the naive UTC datetime the adapter uses."""
+    import datetime
+
+    moment = datetime.datetime.fromtimestamp(sim.clock(), datetime.timezone.utc)
+    return moment.replace(tzinfo=None)
+
+
+def make_adapter(sim, gate=None, **settings):
+    from odoo.addons.marketplace_amazon.lib.adapter import AmazonAdapter
+
+    adapter = AmazonAdapter(make_config(sim, **settings), rate_gate=gate)
+    adapter.now = lambda: sim_now(sim)
+    adapter.client._sleep = lambda seconds: None
+    adapter.client.session = adapter.client.lwa.session = recording_session()
+    return adapter
