@@ -177,30 +177,29 @@ def tax_rate(tax, base, included=False, split=None):
         return ZERO
     exact = tax / (base - tax if included else base)
 
-    def reproduces(rate):
-        if rate <= 0 or _tax_on(base, rate, included) != tax:
-            return False
+    def miss(rate):
+        """How far the core's taxes of the line(s) are from ``tax``."""
         if split is None:
-            return True
+            return abs(_tax_on(base, rate, included) - tax)
         gross, discount = split
-        return _tax_on(gross, rate, included) - _tax_on(discount, rate, included) == tax
+        booked = _tax_on(gross, rate, included) - _tax_on(discount, rate, included)
+        return abs(_tax_on(base, rate, included) - tax) + abs(booked - tax)
 
     for quantum in NICE_QUANTA:
         rate = exact.quantize(quantum)
-        if reproduces(rate):
+        if rate > 0 and not miss(rate):
             return rate.quantize(RATE_QUANTUM)
     center = exact.quantize(RATE_QUANTUM)
-    first = None
-    for step in range(MAX_RATE_STEPS + 1):
-        offset = step * RATE_QUANTUM
-        for rate in (center + offset, center - offset) if step else (center,):
-            if reproduces(rate):
-                return rate
-            if first is None and split is not None and rate > 0:
-                if _tax_on(base, rate, included) == tax:
-                    first = rate
-    # nothing reproduces both lines: the core books the cent on its rounding line
-    return first if first is not None else center
+    best, best_miss = center, miss(center)
+    for step in range(1, MAX_RATE_STEPS + 1):
+        if not best_miss:
+            break
+        for rate in (center + step * RATE_QUANTUM, center - step * RATE_QUANTUM):
+            if rate > 0 and miss(rate) < best_miss:
+                best, best_miss = rate, miss(rate)
+    # above a base of about 10,000 no six-decimal rate may hit the cent:
+    # the closest is kept, the core books the rest on its rounding line
+    return best
 
 
 def _taxes(rate):

@@ -8,9 +8,12 @@ one call per package (partial shipments are several packages). A
 Why the retry needs care: when the answer to a confirmation is lost (a
 timeout after Amazon recorded it), the job retries and Amazon refuses the
 second call with a 400 (the package is already confirmed, or the order is
-already shipped). On a 400 this module therefore reads the order's packages
-(``getOrder`` with ``PACKAGES``): when our ``packageReferenceId`` is there
-with our tracking number, the shipment *is* confirmed and the call succeeds.
+already shipped). Such a 400 is a success when Amazon says the package is
+"already confirmed", or when the order's packages (``getOrder`` with
+``PACKAGES``) hold our ``packageReferenceId`` with our tracking number.
+(Amazon's data lags about two minutes: a retry within that time after the
+last package, refused as "the order is shipped", fails with Amazon's
+message; Retry once the package shows succeeds.)
 Any other 400 is a :class:`DataError` with Amazon's message (a wrong item
 id, a quantity above what is left to ship, a cancelled order...).
 
@@ -20,6 +23,7 @@ call, as Amazon would refuse it after one.
 
 import datetime
 import logging
+import re
 from urllib.parse import quote
 
 from odoo.addons.marketplace_connector.lib.errors import DataError
@@ -29,6 +33,8 @@ from .orders import get_order, iso_utc
 _logger = logging.getLogger(__name__)
 
 PATH = "/orders/v0/orders/{}/shipmentConfirmation"
+#: Amazon's words for "this package is confirmed already"
+_ALREADY = re.compile(r"already\s+(been\s+)?(confirmed|shipped)", re.IGNORECASE)
 OTHER_CARRIER = "Other"
 
 
@@ -131,7 +137,9 @@ def confirm_shipment(
             "confirmShipment", "POST", PATH.format(quote(order_id, safe="")), body=body
         )
     except DataError as err:
-        if already_confirmed(client, order_id, package_reference_id, tracking_number):
+        if _ALREADY.search(str(err)) or already_confirmed(
+            client, order_id, package_reference_id, tracking_number
+        ):
             _logger.info(
                 "Amazon order %s: package %s was already confirmed (%s)",
                 order_id,
