@@ -7,12 +7,13 @@ import from here before they import the adapter.
 """
 
 import os
+import pathlib
 import sys
 import types
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _NAME = "odoo.addons.marketplace_amazon"
-MODELS = os.path.join(os.path.dirname(_ROOT), "shared", "amazon-sp-api-models")
+MODELS = pathlib.Path(_ROOT).parent / "shared" / "amazon-sp-api-models"
 SELLER = "A1SIMSELLER0001"
 MARKETPLACE = "ATVPDKIKX0DER"
 
