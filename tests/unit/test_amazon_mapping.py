@@ -178,7 +178,9 @@ def test_any_tax_amount_is_reproduced(unit, quantity, rate, discount_share, ship
     back to the cent -- on bases up to 10,000, where a percentage with four
     decimals is precise enough; above, the closest rate misses by at most
     half a rate step on the base (the core's rounding line, or its refusal
-    beyond its tolerance)."""
+    beyond its tolerance). A discount the core books as a separate line
+    rounds its tax apart: a cent may remain there too when no rate satisfies
+    both roundings."""
     unit = Decimal(unit) / 100
     gross = unit * quantity
     discount = to_cents(gross * discount_share / 300)
@@ -201,8 +203,11 @@ def test_any_tax_amount_is_reproduced(unit, quantity, rate, discount_share, ship
         )
     )
     total, booked_tax = reproduce(parsed)
-    if gross - discount <= 10_000:
+    separate_discount = discount and exact_discount_percent(gross, discount) is None
+    if gross - discount <= 10_000 and not separate_discount:
         assert (total, booked_tax) == (parsed.total_price, parsed.total_tax)
+    elif gross <= 10_000:  # two rounded taxes (line, discount line) for one
+        assert abs(total - parsed.total_price) <= Decimal("0.01")
     else:  # half a 1e-6 rate step on the base, per booked line
         bound = (gross * Decimal("0.0000005") + Decimal("0.005")) * 2
         assert abs(total - parsed.total_price) <= to_cents(bound)
