@@ -3,7 +3,7 @@
     "name": "Marketplace Connector",
     "summary": "Channel-neutral core: backends, signed webhook inbox, "
     "queue_job processing, polling fallback and order import",
-    "version": "18.0.1.1.0",
+    "version": "18.0.2.0.0",
     "category": "Sales/Sales",
     "website": "https://github.com/marketplace-connector/marketplace-connector",
     "author": "Marketplace Connector contributors",

@@ -2,7 +2,7 @@
 {
     "name": "Marketplace Connector: Shopify",
     "summary": "Shopify adapter: signed webhooks, Admin API client, order mapping",
-    "version": "18.0.1.0.0",
+    "version": "18.0.2.0.0",
     "category": "Sales/Sales",
     "website": "https://github.com/marketplace-connector/marketplace-connector",
     "author": "Marketplace Connector contributors",
@@ -10,5 +10,5 @@
     "installable": True,
     "depends": ["marketplace_connector"],
     "external_dependencies": {"python": ["requests"]},
-    "data": [],
+    "data": ["views/marketplace_backend_views.xml"],
 }

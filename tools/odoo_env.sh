@@ -88,6 +88,9 @@ root = os.path.dirname(odoo.__file__)
 paths = [os.path.join(os.path.dirname(root), "addons"), os.path.join(root, "addons")]
 paths += list(odoo.addons.__path__)
 paths.append(sys.argv[1])
+if os.environ.get("MARKETPLACE_TEST_ADDONS"):
+    # addons that only the tests install (the core's test channel)
+    paths.append(os.path.join(sys.argv[1], "tests", "addons"))
 seen = []
 for p in paths:
     p = os.path.realpath(p)

@@ -1,36 +1,93 @@
 """The contract between the channel-neutral core and one marketplace.
 
-Only an adapter knows its marketplace's wire format. The core builds a
-:class:`BackendConfig` from the ``marketplace.backend`` record (secrets already
-decrypted) and asks the adapter registered for the backend's marketplace type.
-Adapters are plain Python: they never touch the database.
+Only an adapter knows its marketplace's wire format, credentials and
+abilities. The core builds a :class:`BackendConfig` from the
+``marketplace.backend`` record (credentials already decrypted, the adapter
+addon's own settings included) and asks the adapter registered for the
+backend's marketplace type. Adapters are plain Python: they never touch the
+database.
+
+An adapter states what its channel can do instead of the core assuming it:
+
+* how events arrive: pushed to our webhook URL (:meth:`verify_webhook`),
+  pulled from a queue (:class:`PullIntakeMixin`), and polled as a backstop
+  (:meth:`iter_updated_orders`);
+* which orders import (:meth:`importable`);
+* how quantities are written (:class:`StockAbilities`: compare-and-set or
+  last-write-wins, synchronous or asynchronous bulk submissions);
+* its rate budgets, one per operation family (:meth:`rate_limits`), each
+  shared by every worker through the database (the core's ``RateGate``).
 """
 
 import abc
 import dataclasses
+import types
+
+from .errors import WebhookRejected
 
 _ADAPTERS = {}
+
+
+def _frozen(mapping):
+    return types.MappingProxyType(dict(mapping or {}))
 
 
 @dataclasses.dataclass(frozen=True)
 class BackendConfig:
     """What an adapter may know about its backend.
 
-    :param api_url: the base URL of the channel's API, e.g.
-        ``https://shop.myshopify.com`` (tests point it at a simulator).
-    :param webhook_secrets: the secrets a delivery may be signed with, the
-        current one first (rotation keeps the previous one valid).
+    :param api_url: the base URL of the channel's API (tests point it at a
+        simulator).
+    :param credentials: the decrypted secrets the adapter declared (by field
+        name, e.g. ``access_token``); empty ones are left out.
+    :param settings: the adapter addon's own non-secret settings (e.g. a shop
+        domain, a region, marketplace ids), as its backend extension returns
+        them from ``_get_adapter_settings``.
     """
 
     backend_id: int
     name: str
-    api_url: str
-    shop_domain: str = ""
-    api_version: str = ""
-    access_token: str = dataclasses.field(default="", repr=False)
-    webhook_secrets: tuple = dataclasses.field(default=(), repr=False)
+    api_url: str = ""
+    credentials: types.MappingProxyType = dataclasses.field(
+        default_factory=dict, repr=False
+    )
+    settings: types.MappingProxyType = dataclasses.field(default_factory=dict)
     timeout: float = 10.0
     max_body_bytes: int = 2 * 1024 * 1024
+
+    def __post_init__(self):
+        object.__setattr__(self, "credentials", _frozen(self.credentials))
+        object.__setattr__(self, "settings", _frozen(self.settings))
+
+    def credential(self, name):
+        """A decrypted credential, or ``""`` when it is not set."""
+        return self.credentials.get(name) or ""
+
+    def setting(self, name, default=""):
+        value = self.settings.get(name)
+        return default if value is None else value
+
+
+@dataclasses.dataclass(frozen=True)
+class RateLimit:
+    """A token bucket as the channel counts it: ``maximum`` points (the
+    burst), restored at ``restore_rate`` points per second."""
+
+    maximum: float
+    restore_rate: float
+
+
+class NoRateGate:
+    """Spends nothing: plain-Python use of an adapter (unit tests, scripts).
+    In jobs the core hands the adapter a gate that spends the backend's
+    budgets in the database, shared by every worker."""
+
+    def reserve(self, family, cost=1):
+        """Wait until ``cost`` points of ``family`` are available, or raise
+        a ``RetryableError`` when the wait would be too long."""
+
+    def observe(self, family, available, maximum, restore_rate):
+        """Align a bucket with what the channel just reported."""
 
 
 class MarketplaceAdapter(abc.ABC):
@@ -39,10 +96,12 @@ class MarketplaceAdapter(abc.ABC):
     #: value of ``marketplace.backend.marketplace_type``
     marketplace_type = None
 
-    def __init__(self, config):
+    def __init__(self, config, rate_gate=None):
         self.config = config
+        self.rate_gate = rate_gate or NoRateGate()
 
-    @abc.abstractmethod
+    # Intake
+
     def verify_webhook(self, headers, body):
         """Check a delivery and describe it, before anything is stored.
 
@@ -51,13 +110,31 @@ class MarketplaceAdapter(abc.ABC):
         :return: an :class:`~.inbound.InboundEvent`.
         :raise WebhookRejected: with the HTTP status to answer.
         """
+        raise WebhookRejected(404, "this channel does not deliver webhooks")
 
     @abc.abstractmethod
     def parse_order(self, payload):
-        """Map an order payload to an :class:`~.order.Order`.
+        """Map an order payload (as stored on its event) to an
+        :class:`~.order.Order`.
 
         :raise DataError: when the payload cannot be imported as it is.
         """
+
+    def importable(self, order):
+        """Whether ``order`` is created in Odoo now. An order that is not
+        (e.g. not paid yet) still counts against available-to-sell while it
+        waits (its event's demand); a cancelled order is never importable.
+        """
+        return not order.is_cancelled
+
+    def prepare_event_payload(self, payload):
+        """The payload the importer maps, from the one stored at intake.
+        Channels whose events are only triggers (Amazon's notifications)
+        re-read the resource here; others return ``payload`` as it is.
+
+        :raise RetryableError: when the channel is unavailable for now.
+        """
+        return payload
 
     @abc.abstractmethod
     def iter_updated_orders(self, since):
@@ -67,6 +144,11 @@ class MarketplaceAdapter(abc.ABC):
         :raise RetryableError: when the channel is unavailable for now.
         """
 
+    def poll_until(self, now):
+        """The newest ``updated_at`` a poll may ask for (naive UTC): the
+        channel's data may lag behind its changes (default: ``now``)."""
+        return now
+
     @abc.abstractmethod
     def test_connection(self):
         """Call the channel once; return a short human-readable confirmation.
@@ -74,51 +156,138 @@ class MarketplaceAdapter(abc.ABC):
         :raise AuthenticationError: when the credentials are refused.
         """
 
+    # Rate budgets
+
+    def rate_limits(self):
+        """``{family: RateLimit}``: the channel's budgets, one per family of
+        operations (Shopify: one GraphQL bucket; Amazon: one per operation).
+        The core keeps each in one database row per backend."""
+        return {}
+
+
+@dataclasses.dataclass(frozen=True)
+class PulledMessage:
+    """A message taken from the channel's queue, not yet acknowledged.
+
+    :param message_id: the queue's id of the message (kept across
+        redeliveries, so a message that can never be parsed is stored once).
+    :param receipt: what acknowledges (deletes) this delivery of it.
+    :param body: the raw body, as text.
+    """
+
+    message_id: str
+    receipt: str
+    body: str
+    attributes: types.MappingProxyType = dataclasses.field(default_factory=dict)
+
+
+class PullIntakeMixin:
+    """Events that arrive on a queue the core consumes (Amazon's SQS).
+
+    The core receives a batch, stores each message in the inbox with the same
+    dedupe as a webhook, commits, and only then acknowledges the batch: a
+    message that could not be stored comes back after its visibility
+    timeout. One that can never be parsed is stored as a failed event with
+    its raw body, then acknowledged.
+    """
+
+    #: messages asked for per receive call
+    pull_batch_size = 10
+    #: long-polling wait per receive call (seconds)
+    pull_wait_seconds = 5
+
+    def receive_messages(self, max_messages, wait_seconds):
+        """:return: a list of :class:`PulledMessage` (empty: none now).
+
+        :raise RetryableError: when the queue cannot be reached now.
+        """
+        raise NotImplementedError
+
+    def parse_message(self, message):
+        """:return: the :class:`~.inbound.InboundEvent` of a message, or
+        ``None`` for a message we do not handle (acknowledged, not stored).
+
+        :raise DataError: when it can never be parsed.
+        """
+        raise NotImplementedError
+
+    def acknowledge(self, messages):
+        """Delete these deliveries from the queue (after their commit)."""
+        raise NotImplementedError
+
+
+@dataclasses.dataclass(frozen=True)
+class StockAbilities:
+    """How a channel takes quantities.
+
+    :param compare_and_set: a write carries the quantity we believe the
+        channel has and is refused as stale when it does not; without it,
+        the last write wins and the core relies on decreasing first and
+        holding raises while orders wait.
+    :param asynchronous: a write is a submission whose result arrives later
+        (:meth:`StockAdapterMixin.check_submission`).
+    :param batch_size: at most this many quantities per :meth:`write_stock`.
+    """
+
+    compare_and_set: bool = True
+    asynchronous: bool = False
+    batch_size: int = 250
+
 
 class StockAdapterMixin:
     """Stock operations; an adapter that pushes quantities implements them.
 
-    Quantities are whole units; ``inventory_item_id`` and ``location_id`` are
-    the channel's ids as strings.
+    Quantities are whole units; ``item_ref`` (the channel's reference of a
+    sellable item: Shopify's inventory item id, Amazon's seller SKU) and
+    ``location_id`` are the channel's ids as strings.
     """
 
-    #: at most this many quantities per write call
-    stock_batch_size = 250
-
-    def rate_limit(self):
-        """``(maximum, restore_rate)`` of the channel's bucket by default."""
-        raise NotImplementedError
+    stock_abilities = StockAbilities()
 
     def throttle_status(self):
-        """``(available, maximum, restore_rate)`` as the channel last
-        reported it, or ``None``."""
+        """``{family: (available, maximum, restore_rate)}`` as the channel
+        last reported its budgets, or ``None``."""
         return None
 
     def stock_write_cost(self, count):
-        raise NotImplementedError
+        """``{family: points}`` a :meth:`write_stock` of ``count`` writes
+        spends, reserved by the core before the call; an adapter whose
+        client reserves per call through its rate gate returns ``{}``."""
+        return {}
 
     def stock_read_cost(self, count):
-        raise NotImplementedError
+        """``{family: points}`` of a :meth:`read_stock` of ``count`` pairs."""
+        return {}
 
     def write_stock(self, writes, idempotency_key):
-        """Compare-and-set writes (:class:`~.stock.StockWrite`).
+        """Send :class:`~.stock.StockWrite` quantities.
 
         :return: a :class:`~.stock.StockWriteResult`.
         """
         raise NotImplementedError
 
+    def check_submission(self, submission, writes):
+        """The outcome of an asynchronous submission (:class:`~.stock.
+        StockWriteResult` with ``submission`` set) of these ``writes`` (the
+        result's ``pending``, in the same order).
+
+        :return: ``None`` while it is processed, else a
+            :class:`~.stock.StockWriteResult` with ``applied`` and ``errors``.
+        """
+        raise NotImplementedError
+
     def read_stock(self, pairs):
-        """:return: {(inventory_item_id, location_id): quantity}"""
+        """:return: {(item_ref, location_id): quantity}"""
         raise NotImplementedError
 
     def iter_stock(self, location_id):
-        """Yield pages of ``(inventory_item_id, quantity)`` for every tracked
-        item at a location (reconciliation)."""
+        """Yield pages of ``(item_ref, quantity)`` for every tracked item at a
+        location (reconciliation)."""
         raise NotImplementedError
 
     def parse_stock_level(self, payload):
-        """``(inventory_item_id, location_id, quantity or None)`` from an
-        inbound stock level payload."""
+        """``(item_ref, location_id, quantity or None)`` from an inbound stock
+        level payload."""
         raise NotImplementedError
 
 

@@ -8,16 +8,6 @@ import dataclasses
 import datetime
 from decimal import Decimal
 
-FINANCIAL_STATES = (
-    "pending",
-    "authorized",
-    "partially_paid",
-    "paid",
-    "partially_refunded",
-    "refunded",
-    "voided",
-)
-
 
 @dataclasses.dataclass(frozen=True)
 class Address:
@@ -91,6 +81,9 @@ class Order:
     created_at: datetime.datetime
     updated_at: datetime.datetime
     taxes_included: bool
+    #: the channel's payment state, in lower case (e.g. ``paid``,
+    #: ``pending``); which states import is the adapter's decision
+    #: (``MarketplaceAdapter.importable``)
     financial_status: str
     fulfillment_status: str
     cancelled_at: datetime.datetime | None
@@ -106,6 +99,11 @@ class Order:
     digest: str
     test: bool = False
     note: str = ""
+    #: shipped by the channel from its own warehouse (Amazon's AFN): the
+    #: order is booked, but never reserves or moves our stock
+    fulfilled_by_channel: bool = False
+    #: the channel's marketplace within one account (Amazon's marketplace id)
+    marketplace: str = ""
 
     @property
     def is_cancelled(self):

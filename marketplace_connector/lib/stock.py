@@ -5,10 +5,11 @@ import dataclasses
 
 @dataclasses.dataclass(frozen=True)
 class StockWrite:
-    """Set ``quantity`` at a channel location, if the channel still has
-    ``change_from`` there (compare-and-set; ``None`` skips the check)."""
+    """Set ``quantity`` of a channel item at a channel location, if the
+    channel still has ``change_from`` there (compare-and-set; ``None`` skips
+    the check, and a channel without compare-and-set ignores it)."""
 
-    inventory_item_id: str
+    item_ref: str
     location_id: str
     quantity: int
     change_from: int | None
@@ -18,10 +19,18 @@ class StockWrite:
 class StockWriteResult:
     """``applied``: the writes the channel accepted. ``stale``: the writes
     refused because the channel's quantity was not ``change_from`` any more
-    (nothing of a refused call is applied); re-read and try again."""
+    (nothing of a refused call is applied); re-read and try again.
+    ``errors``: ``(write, message)`` of writes the channel refused for good
+    (an unknown SKU, an invalid quantity), shown on their levels.
+    ``submission``: for an asynchronous channel, the reference of a
+    submission still processed; its writes are in ``pending`` and its outcome
+    is asked later (``check_submission``)."""
 
     applied: tuple = ()
     stale: tuple = ()
+    errors: tuple = ()
+    submission: str | None = None
+    pending: tuple = ()
 
 
 #: how many of the quantities we last wrote to a level are remembered

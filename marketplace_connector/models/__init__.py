@@ -1,4 +1,7 @@
 from . import marketplace_backend
+from . import marketplace_backend_intake
+from . import marketplace_backend_polling
+from . import marketplace_backend_stock
 from . import marketplace_event
 from . import marketplace_order_binding
 from . import marketplace_product_binding
@@ -11,6 +14,7 @@ from . import marketplace_stock_ledger
 from . import marketplace_stock_lock
 from . import marketplace_stock_dirty
 from . import marketplace_rate_budget
+from . import marketplace_stock_submission
 from . import stock_quant
 from . import marketplace_stock_reconciliation
 from . import res_partner

@@ -97,7 +97,9 @@ class MarketplaceEvent(models.Model):
     )
     company_id = fields.Many2one("res.company", required=True)
     source = fields.Selection(
-        [("webhook", "Webhook"), ("poll", "Poll")], required=True, default="webhook"
+        [("webhook", "Webhook"), ("queue", "Queue"), ("poll", "Poll")],
+        required=True,
+        default="webhook",
     )
     topic = fields.Char(required=True)
     dedupe_key = fields.Char(required=True)
@@ -203,6 +205,37 @@ class MarketplaceEvent(models.Model):
             job_uuid, f"{backend.name}: {inbound.topic} {inbound.external_id}"
         )
         return event
+
+    @api.model
+    def _store_unparseable(self, backend, message_id, body, reason):
+        """Keep a queue message that can never be parsed, as a failed event
+        with its raw body (once per message id, however often the queue
+        delivers it): never lost silently, never retried forever."""
+        self.env.cr.execute(
+            """
+            INSERT INTO marketplace_event
+                (backend_id, company_id, source, topic, dedupe_key,
+                 resource_type, received_at, payload, headers, state,
+                 last_error, attempts, create_uid, write_uid, create_date,
+                 write_date)
+            VALUES (%(backend)s, %(company)s, 'queue', 'unparseable', %(key)s,
+                    'message', now() at time zone 'UTC', %(payload)s, '{}',
+                    'failed', %(reason)s, 0, %(uid)s, %(uid)s,
+                    now() at time zone 'UTC', now() at time zone 'UTC')
+            ON CONFLICT (backend_id, dedupe_key) DO NOTHING
+            RETURNING id
+            """,
+            {
+                "backend": backend.id,
+                "company": backend.company_id.id,
+                "key": f"unparseable:{message_id}",
+                "payload": Json({"raw": body}),
+                "reason": f"This queue message cannot be read: {reason}",
+                "uid": self.env.uid,
+            },
+        )
+        row = self.env.cr.fetchone()
+        return self.browse(row[0]) if row else self.browse()
 
     @api.model
     def _known_dedupe_keys(self, backend, dedupe_keys):

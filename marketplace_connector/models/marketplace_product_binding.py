@@ -1,5 +1,5 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-"""Product variant <-> channel variant (SKU, inventory item)."""
+"""Product <-> what a channel sells (its item id, SKU, stock reference)."""
 
 from odoo import api, fields, models, tools
 
@@ -19,10 +19,19 @@ class MarketplaceProductBinding(models.Model):
         "product.product", required=True, ondelete="cascade", index=True
     )
     external_id = fields.Char(
-        string="Channel Variant ID", required=True, help="The channel's variant id."
+        string="Channel Item ID",
+        required=True,
+        help="The channel's id of what is sold (a Shopify variant id, an "
+        "Amazon seller SKU); order lines name it.",
     )
     sku = fields.Char(string="SKU")
-    inventory_item_id = fields.Char(string="Inventory Item ID")
+    channel_item_ref = fields.Char(
+        string="Channel Stock Reference",
+        index=True,
+        help="What the channel's stock is kept under (a Shopify inventory "
+        "item id, an Amazon seller SKU): quantities are pushed and read for "
+        "it. Without it the product's stock is not synchronised.",
+    )
 
     stock_policy_override = fields.Boolean(
         string="Own Stock Settings",

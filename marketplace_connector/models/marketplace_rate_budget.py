@@ -1,5 +1,7 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-"""One leaky bucket per backend, shared by every worker and process.
+"""One leaky bucket per backend and operation family, shared by every
+worker and process (Shopify has one GraphQL bucket; Amazon one per
+operation, e.g. ``searchOrders`` at one call every ~3 minutes).
 
 Updated through a connection of its own, committed at once, so a reservation
 is seen by the other workers immediately and survives the rollback of the
@@ -16,7 +18,8 @@ class MarketplaceRateBudget(models.Model):
     _description = "Marketplace API Rate Budget"
     _log_access = False
 
-    backend_id = fields.Integer(required=True, index=True)
+    backend_id = fields.Integer(required=True)
+    family = fields.Char(required=True, default="default")
     available = fields.Float(required=True)
     maximum = fields.Float(required=True)
     restore_rate = fields.Float(required=True)
@@ -24,5 +27,9 @@ class MarketplaceRateBudget(models.Model):
     throttled_count = fields.Integer(help="Calls the channel throttled anyway.")
 
     _sql_constraints = [
-        ("backend_unique", "UNIQUE(backend_id)", "One budget per backend."),
+        (
+            "backend_family_unique",
+            "UNIQUE(backend_id, family)",
+            "One budget per backend and operation family.",
+        ),
     ]

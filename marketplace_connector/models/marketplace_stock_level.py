@@ -49,6 +49,14 @@ class MarketplaceStockLevel(models.Model):
     )
     state = fields.Selection(STOCK_STATES, default="pending", required=True, index=True)
     last_error = fields.Text(readonly=True)
+    submission_id = fields.Many2one(
+        "marketplace.stock.submission",
+        readonly=True,
+        index="btree_not_null",
+        ondelete="set null",
+        help="A bulk submission of this level's quantity whose outcome the "
+        "channel has not given yet.",
+    )
     drift_count = fields.Integer(readonly=True)
     last_drift_at = fields.Datetime(readonly=True)
 

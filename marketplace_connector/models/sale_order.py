@@ -32,6 +32,14 @@ class SaleOrder(models.Model):
         string="Marketplace Message", compute="_compute_marketplace_sync", store=True
     )
 
+    marketplace_fulfilled_by_channel = fields.Boolean(
+        string="Fulfilled by the Marketplace",
+        readonly=True,
+        copy=False,
+        help="The marketplace ships this order from its own warehouse (e.g. "
+        "Amazon's FBA): it is booked here, but reserves and moves none of "
+        "our stock.",
+    )
     marketplace_oversold = fields.Boolean(
         string="Oversold",
         readonly=True,

@@ -34,8 +34,10 @@ class EventProcessor:
         return OrderImporter(self.backend).apply(self.parse_order())
 
     def parse_order(self):
-        """The event's order, channel-neutral (the adapter parses it)."""
-        return self.backend._get_adapter().parse_order(self.event.payload)
+        """The event's order, channel-neutral (the adapter parses it). A
+        channel whose events are only triggers re-reads the order first."""
+        adapter = self.backend._get_job_adapter()
+        return adapter.parse_order(adapter.prepare_event_payload(self.event.payload))
 
     def _process_inventory_level(self):
         """A channel reports a quantity. Odoo is the master: an echo of our
@@ -48,7 +50,7 @@ class EventProcessor:
         if quantity is None:
             return "ignored", "Untracked item", None
         binding = self.env["marketplace.product.binding"].search(
-            [("backend_id", "=", self.backend.id), ("inventory_item_id", "=", item)],
+            [("backend_id", "=", self.backend.id), ("channel_item_ref", "=", item)],
             limit=1,
         )
         if not binding:

@@ -62,6 +62,7 @@ class OrderImporter:
         self._tax_cache = {}
         self._product_cache = {}
         self._region_cache = {}
+        self._adapter = None
         # one ledger for the import: it remembers the products it locked
         self.ledger = StockLedger(backend)
         self._latency = (
@@ -217,11 +218,11 @@ class OrderImporter:
 
     def is_importable(self, order):
         """Whether this state of an order not imported yet creates its sale
-        order (the backend's policy)."""
-        return (
-            not order.is_cancelled
-            and order.financial_status in self.backend._get_import_financial_states()
-        )
+        order: the adapter decides (its channel's statuses, the backend's
+        policy); a cancelled order never does."""
+        if self._adapter is None:
+            self._adapter = self.backend._get_adapter()
+        return not order.is_cancelled and self._adapter.importable(order)
 
     def _takes_stock(self, binding, order):
         """Whether applying this state confirms the sale order (reserves)."""
@@ -296,8 +297,8 @@ class OrderImporter:
             self._set_sync(binding, "pending", "Cancelled before import")
             return "ignored", "Cancelled before it was imported"
         message = (
-            f"Not imported while its financial status is "
-            f"'{order.financial_status}' (backend policy)"
+            f"Not imported while its status is "
+            f"'{order.financial_status}' (channel and backend policy)"
         )
         self._set_sync(binding, "pending", message)
         return "ignored", message
@@ -309,13 +310,21 @@ class OrderImporter:
         """Take the stock of ``items`` (``(binding, sale, order)``) on the
         ledger, in that order and under their products' locks, flag
         shortfalls, then confirm: Odoo reserves in the same transaction."""
+        own = [item for item in items if not item[2].fulfilled_by_channel]
         shortfalls = self.ledger.apply_sales(
-            [(sale, order.external_id) for _binding, sale, order in items]
+            [(sale, order.external_id) for _binding, sale, order in own]
         )
-        for binding, sale, order in items:
+        for binding, sale, order in own:
             if shortfalls[sale.id]:
                 self._flag_oversold(binding, sale, order, shortfalls[sale.id])
-        self.env["sale.order"].union(*(sale for _b, sale, _o in items)).action_confirm()
+        self.env["sale.order"].union(*(sale for _b, sale, _o in own)).action_confirm()
+        by_channel = [sale for _b, sale, order in items if order.fulfilled_by_channel]
+        if by_channel:
+            # shipped by the channel from its own stock: booked, but no
+            # delivery, no reservation and no ledger entry of ours
+            self.env["sale.order"].union(*by_channel).with_context(
+                skip_procurement=True
+            ).action_confirm()
 
     def _flag_oversold(self, binding, sale, order, shortfalls):
         details = ", ".join(
@@ -345,6 +354,7 @@ class OrderImporter:
             "origin": f"{self.backend.name} {order.name}",
             "date_order": order.created_at,
             "order_line": self._all_line_commands(order),
+            "marketplace_fulfilled_by_channel": order.fulfilled_by_channel,
         }
         if self.backend.team_id:
             vals["team_id"] = self.backend.team_id.id
@@ -698,10 +708,11 @@ class OrderImporter:
                 self._set_sync(binding, "attention", message)
                 self._schedule_review(sale, message)
                 return message
-        importable = (
-            order.financial_status in self.backend._get_import_financial_states()
-        )
-        if importable and sale.state in ("draft", "sent") and self.backend.auto_confirm:
+        if (
+            self.is_importable(order)
+            and sale.state in ("draft", "sent")
+            and self.backend.auto_confirm
+        ):
             self._confirm(binding, sale, order)
             messages.append("confirmed")
         if binding.sync_state != "attention":

@@ -3,15 +3,24 @@
 
 The quantity is computed when the job runs (never when the change
 happened), a level whose channel quantity already equals it is skipped, and
-every write is a compare-and-set against the quantity the channel last
-confirmed, so a sale the channel made in between is never overwritten
-blindly: the write is refused as stale, we re-read, and write again.
-Writes go in batches of at most ``batch_size`` (250 for Shopify) and spend
-the backend's shared rate budget first.
+decreases are written before increases. What else happens depends on the
+channel's abilities (``StockAbilities``):
+
+* compare-and-set (Shopify): every write names the quantity the channel
+  last confirmed, so a sale the channel made in between is never overwritten
+  blindly: the write is refused as stale, we re-read, and write again;
+* last-write-wins (Amazon): nothing protects a write against a sale made in
+  between but the order of our own writes (decreases first, increases held
+  while sold orders wait to be imported) and the safety buffer;
+* asynchronous bulk submissions (Amazon's feeds): the levels of a
+  submission wait for its outcome (``marketplace.stock.submission``), and
+  are not written again meanwhile except to lower them.
+
+Writes go in batches of at most the channel's ``batch_size`` and spend the
+backend's shared rate budgets first.
 """
 
 import logging
-import time
 import uuid
 from contextlib import closing
 
@@ -19,12 +28,8 @@ import psycopg2
 
 from odoo import fields, sql_db
 
-from odoo.addons.queue_job.exception import RetryableJobError
-
 from ..lib.errors import PermanentError
 from ..lib.stock import StockWrite, remember_push
-from .job_errors import retry_seconds
-from .rate_budget import RateBudget
 from .stock_availability import compute_levels
 
 _logger = logging.getLogger(__name__)
@@ -40,23 +45,22 @@ DRIFT_CORRECTION_DELAY = 30
 BACKLOG_WINDOW_MINUTES = 15
 #: ... and tried again this much later
 HOLD_RETRY_SECONDS = 10
-#: a job waits for the rate budget in place up to this long before its
-#: first call (longer: it frees the worker and is re-queued)...
-SHORT_WAIT = 2.0
-#: ... and up to this long in all once it has written to the channel:
-#: re-queueing rolls back what it recorded of its writes, so the next run
-#: would find them stale, re-read and write again, spending the very budget
-#: it waits for
-MAX_INLINE_WAIT = 30.0
 
 
 class StockPusher:
+    """A job waits for the rate budget in place up to 2 s before its first
+    call (longer: it frees the worker and is re-queued), and up to 30 s in
+    all once it has written to the channel: re-queueing rolls back what it
+    recorded of its writes, so the next run would find them stale, re-read
+    and write again, spending the very budget it waits for (``RateGate``).
+    """
+
     def __init__(self, backend):
         self.backend = backend
         self.env = backend.env
-        self.adapter = backend._get_adapter()
-        maximum, restore_rate = self.adapter.rate_limit()
-        self.budget = RateBudget(self.env, backend.id, maximum, restore_rate)
+        self.adapter = backend._get_job_adapter()
+        self.abilities = self.adapter.stock_abilities
+        self.gate = self.adapter.rate_gate
         self.calls = 0
         self.held = backend.env["marketplace.stock.level"]
         self._backlog = None
@@ -136,7 +140,10 @@ class StockPusher:
             level.ats_quantity = quantity
             if not self._hold(level):
                 todo |= level
-        batch_size = self.adapter.stock_batch_size
+        # decreases first: on a channel without compare-and-set the order of
+        # our writes is all that keeps a raise from overtaking a drop
+        todo = todo.sorted(lambda lvl: not self._is_decrease(lvl))
+        batch_size = self.abilities.batch_size
         for start in range(0, len(todo), batch_size):
             self._push(todo[start : start + batch_size])
         if self.held:
@@ -152,14 +159,26 @@ class StockPusher:
             )
         )
 
+    @staticmethod
+    def _is_decrease(level):
+        return (
+            level.has_confirmed_quantity
+            and level.ats_quantity < level.last_confirmed_quantity
+        )
+
     def _hold(self, level):
-        """Whether to hold the push of ``level``: raising a channel above
+        """Whether to hold the push of ``level``: a level whose submission
+        is still processed waits for it unless it must go down (the check
+        of the submission pushes again what changed meanwhile). Raising a channel above
         what it last showed us while sold orders wait to be imported could
         offer again units already sold; it is tried again a little later.
         Decreases are never held. Orders in the inbox already count
         (``waiting_demand``), but a backlog is also when the sales whose
         webhooks are still on their way, or were dropped and wait for a
         poll, are most numerous: those nobody here knows of yet."""
+        if level.submission_id and not self._is_decrease(level):
+            self.held |= level
+            return True
         if (
             not level.has_confirmed_quantity
             or level.ats_quantity <= level.last_confirmed_quantity
@@ -201,10 +220,11 @@ class StockPusher:
 
     def _push(self, levels):
         self._lock(levels)
+        compare = self.abilities.compare_and_set
         for _round in range(MAX_STALE_ROUNDS):
             writes = {
                 (
-                    level.binding_id.inventory_item_id,
+                    level.binding_id.channel_item_ref,
                     level.channel_location_id.external_id,
                 ): level
                 for level in levels
@@ -213,54 +233,27 @@ class StockPusher:
                 self.adapter.write_stock,
                 [
                     StockWrite(
-                        inventory_item_id=item,
+                        item_ref=item,
                         location_id=location,
                         quantity=level.ats_quantity,
                         change_from=level.last_confirmed_quantity
-                        if level.has_confirmed_quantity
+                        if compare and level.has_confirmed_quantity
                         else None,
                     )
                     for (item, location), level in writes.items()
                 ],
                 idempotency_key=str(uuid.uuid4()),
-                cost=self.adapter.stock_write_cost(len(writes)),
+                costs=self.adapter.stock_write_cost(len(writes)),
             )
-            now = fields.Datetime.now()
-            for write in result.applied:
-                level = writes[(write.inventory_item_id, write.location_id)]
-                level.write(
-                    {
-                        "recent_pushed_quantities": remember_push(
-                            level.recent_pushed_quantities, write.quantity
-                        ),
-                        "last_pushed_quantity": write.quantity,
-                        "last_confirmed_quantity": write.quantity,
-                        "has_confirmed_quantity": True,
-                        "pushed_at": now,
-                        "state": "synced",
-                        "last_error": False,
-                    }
+            self.record_applied(writes, result.applied)
+            self.record_errors(writes, result.errors)
+            if result.submission:
+                self.env["marketplace.stock.submission"]._start(
+                    self.backend, result.submission, writes, result.pending
                 )
             if not result.stale:
                 return
-            stale_pairs = [(w.inventory_item_id, w.location_id) for w in result.stale]
-            current = self._call(
-                self.adapter.read_stock,
-                stale_pairs,
-                cost=self.adapter.stock_read_cost(len(stale_pairs)),
-            )
-            levels = self.env["marketplace.stock.level"]
-            for pair in stale_pairs:
-                level = writes[pair]
-                level.write(
-                    {
-                        "last_confirmed_quantity": current.get(pair, 0),
-                        "has_confirmed_quantity": pair in current,
-                    }
-                )
-                # the channel sold meanwhile: our figure may now be a raise
-                if not self._hold(level):
-                    levels |= level
+            levels = self._reread_stale(writes, result.stale)
             if not levels:
                 return
         for level in levels:
@@ -268,8 +261,61 @@ class StockPusher:
                 {"state": "error", "last_error": "The channel's quantity kept changing"}
             )
 
-    def _call(self, method, *args, cost, **kwargs):
-        self._reserve(cost)
+    @staticmethod
+    def record_applied(writes, applied):
+        """Levels the channel took our quantity for (``writes``: ``{(item,
+        location): level}``)."""
+        now = fields.Datetime.now()
+        for write in applied:
+            level = writes[(write.item_ref, write.location_id)]
+            level.write(
+                {
+                    "recent_pushed_quantities": remember_push(
+                        level.recent_pushed_quantities, write.quantity
+                    ),
+                    "last_pushed_quantity": write.quantity,
+                    "last_confirmed_quantity": write.quantity,
+                    "has_confirmed_quantity": True,
+                    "pushed_at": now,
+                    "state": "synced",
+                    "last_error": False,
+                }
+            )
+
+    @staticmethod
+    def record_errors(writes, errors):
+        """Writes the channel refused for good: the reason on the level."""
+        for write, message in errors:
+            writes[(write.item_ref, write.location_id)].write(
+                {"state": "error", "last_error": message}
+            )
+
+    def _reread_stale(self, writes, stale):
+        """Read back what the channel has for writes refused as stale; the
+        levels to write again."""
+        stale_pairs = [(w.item_ref, w.location_id) for w in stale]
+        current = self._call(
+            self.adapter.read_stock,
+            stale_pairs,
+            costs=self.adapter.stock_read_cost(len(stale_pairs)),
+        )
+        levels = self.env["marketplace.stock.level"]
+        for pair in stale_pairs:
+            level = writes[pair]
+            level.write(
+                {
+                    "last_confirmed_quantity": current.get(pair, 0),
+                    "has_confirmed_quantity": pair in current,
+                }
+            )
+            # the channel sold meanwhile: our figure may now be a raise
+            if not self._hold(level):
+                levels |= level
+        return levels
+
+    def _call(self, method, *args, costs, **kwargs):
+        for family, cost in (costs or {}).items():
+            self.gate.reserve(family, cost)
         before = self.adapter.throttle_status()
         try:
             result = method(*args, **kwargs)
@@ -277,25 +323,10 @@ class StockPusher:
             self.calls += 1
             status = self.adapter.throttle_status()
             if status and status != before:  # a fresh report, not the last one
-                self.budget.observe(*status)
+                for family, reported in status.items():
+                    if not before or before.get(family) != reported:
+                        self.gate.observe(family, *reported)
         return result
-
-    def _reserve(self, cost):
-        waited = 0.0
-        while True:
-            wait = self.budget.reserve(cost)
-            if not wait:
-                return
-            if waited + wait > (MAX_INLINE_WAIT if self.calls else SHORT_WAIT):
-                # free the worker and come back when the bucket has refilled,
-                # without spending a retry
-                raise RetryableJobError(
-                    f"Rate budget of {self.backend.name} spent: waiting {wait:.1f} s",
-                    seconds=retry_seconds(wait),
-                    ignore_retry=True,
-                )
-            time.sleep(wait)
-            waited += wait
 
 
 def refuse_unmapped(backend, location_external_id):

@@ -72,9 +72,8 @@ class StockReconciler:
         started = time.monotonic()
         for page in adapter.iter_stock(location.external_id):
             quantities.update(page)
-            status = adapter.throttle_status()
-            if status:
-                self.pusher.budget.observe(*status)
+            for family, reported in (adapter.throttle_status() or {}).items():
+                self.pusher.gate.observe(family, *reported)
         self.channel_seconds += time.monotonic() - started
         return quantities
 
@@ -87,7 +86,7 @@ class StockReconciler:
                     has_confirmed_quantity, drift_count)
             SELECT b.id, b.backend_id, b.product_id, %s, 'pending', 0, 0, 0, false, 0
               FROM marketplace_product_binding b
-             WHERE b.backend_id = %s AND b.inventory_item_id IS NOT NULL
+             WHERE b.backend_id = %s AND b.channel_item_ref IS NOT NULL
             ON CONFLICT (binding_id, channel_location_id) DO NOTHING
             """,
             (location.id, self.backend.id),
@@ -96,7 +95,7 @@ class StockReconciler:
     def _levels(self, location):
         self.env.cr.execute(
             """
-            SELECT lvl.id, b.product_id, b.inventory_item_id,
+            SELECT lvl.id, b.product_id, b.channel_item_ref,
                    b.stock_policy_override, b.stock_share, b.stock_buffer_units,
                    b.stock_buffer_percent, b.stock_max_quantity
               FROM marketplace_stock_level lvl
@@ -158,7 +157,12 @@ class StockReconciler:
                 if difference > 0:
                     corrections.append(
                         StockWrite(
-                            item, location.external_id, ats, change_from=quantity
+                            item,
+                            location.external_id,
+                            ats,
+                            change_from=quantity
+                            if self.pusher.abilities.compare_and_set
+                            else None,
                         )
                     )
                 else:
@@ -210,16 +214,24 @@ class StockReconciler:
 
     def _correct(self, corrections, location_id):
         adapter = self.pusher.adapter
-        for start in range(0, len(corrections), adapter.stock_batch_size):
-            batch = corrections[start : start + adapter.stock_batch_size]
+        batch_size = self.pusher.abilities.batch_size
+        for start in range(0, len(corrections), batch_size):
+            batch = corrections[start : start + batch_size]
             started = time.monotonic()
             result = self.pusher._call(
                 adapter.write_stock,
                 batch,
                 idempotency_key=f"reconcile-{self.backend.id}-{fields.Datetime.now()}-{start}",
-                cost=adapter.stock_write_cost(len(batch)),
+                costs=adapter.stock_write_cost(len(batch)),
             )
             self.channel_seconds += time.monotonic() - started
+            if result.errors or result.submission:
+                writes = self._levels_of(batch, location_id)
+                StockPusher.record_errors(writes, result.errors)
+                if result.submission:
+                    self.env["marketplace.stock.submission"]._start(
+                        self.backend, result.submission, writes, result.pending
+                    )
             if result.applied:
                 execute_values(
                     self.env.cr._obj,
@@ -234,12 +246,26 @@ class StockReconciler:
                            pushed_at = now() at time zone 'UTC'
                       FROM (VALUES %s) AS v(item, qty, backend, location),
                            marketplace_product_binding b
-                     WHERE b.id = lvl.binding_id AND b.inventory_item_id = v.item
+                     WHERE b.id = lvl.binding_id AND b.channel_item_ref = v.item
                        AND lvl.backend_id = v.backend
                        AND lvl.channel_location_id = v.location
                     """,
                     [
-                        (w.inventory_item_id, w.quantity, self.backend.id, location_id)
+                        (w.item_ref, w.quantity, self.backend.id, location_id)
                         for w in result.applied
                     ],
                 )
+
+    def _levels_of(self, writes, location_id):
+        """``{(item, location external id): level}`` of these writes."""
+        levels = self.env["marketplace.stock.level"].search(
+            [
+                ("backend_id", "=", self.backend.id),
+                ("channel_location_id", "=", location_id),
+                ("binding_id.channel_item_ref", "in", [w.item_ref for w in writes]),
+            ]
+        )
+        return {
+            (lvl.binding_id.channel_item_ref, lvl.channel_location_id.external_id): lvl
+            for lvl in levels
+        }

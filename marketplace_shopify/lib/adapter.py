@@ -22,6 +22,8 @@ import logging
 
 from odoo.addons.marketplace_connector.lib.adapter import (
     MarketplaceAdapter,
+    RateLimit,
+    StockAbilities,
     StockAdapterMixin,
     register_adapter,
 )
@@ -88,9 +90,34 @@ class ShopifyAdapter(StockAdapterMixin, MarketplaceAdapter):
     #: non-order topics this adapter turns into events
     STOCK_TOPICS = (INVENTORY_LEVEL_TOPIC,)
 
-    def __init__(self, config, client=None):
-        super().__init__(config)
+    #: the one rate budget this adapter spends: the GraphQL bucket (REST
+    #: polling has its own 40-call bucket, which a poll every few minutes
+    #: never fills)
+    GRAPHQL = "graphql"
+    stock_abilities = StockAbilities(
+        compare_and_set=True, asynchronous=False, batch_size=inventory.BATCH_SIZE
+    )
+
+    def __init__(self, config, client=None, rate_gate=None):
+        super().__init__(config, rate_gate=rate_gate)
         self._client = client
+
+    @property
+    def shop_domain(self):
+        return self.config.setting("shop_domain")
+
+    @property
+    def webhook_secrets(self):
+        """The secrets a delivery may be signed with, the current one first
+        (during a rotation the previous one stays valid)."""
+        return tuple(
+            secret
+            for secret in (
+                self.config.credential("webhook_secret"),
+                self.config.credential("webhook_secret_previous"),
+            )
+            if secret
+        )
 
     @property
     def client(self):
@@ -98,8 +125,8 @@ class ShopifyAdapter(StockAdapterMixin, MarketplaceAdapter):
         if self._client is None:
             self._client = ShopifyClient(
                 self.config.api_url,
-                self.config.access_token,
-                self.config.api_version,
+                self.config.credential("access_token"),
+                self.config.setting("api_version"),
                 timeout=self.config.timeout,
             )
         return self._client
@@ -112,16 +139,16 @@ class ShopifyAdapter(StockAdapterMixin, MarketplaceAdapter):
         signature = headers.get(HMAC_HEADER.lower())
         if not signature:
             raise WebhookRejected(401, f"missing {HMAC_HEADER} header")
-        if not self.config.webhook_secrets:
+        if not self.webhook_secrets:
             raise WebhookRejected(401, "no webhook secret is configured on the backend")
-        if not verify_hmac(body, signature, self.config.webhook_secrets):
+        if not verify_hmac(body, signature, self.webhook_secrets):
             raise WebhookRejected(401, "invalid signature")
         for name in (TOPIC_HEADER, SHOP_HEADER, WEBHOOK_ID_HEADER):
             if not headers.get(name.lower()):
                 raise WebhookRejected(400, f"missing {name} header")
         topic = headers[TOPIC_HEADER.lower()].strip()
         shop = headers[SHOP_HEADER.lower()]
-        if _domain(shop) != _domain(self.config.shop_domain):
+        if _domain(shop) != _domain(self.shop_domain):
             raise WebhookRejected(403, f"delivery for another shop: {shop}")
         try:
             payload = json.loads(body.decode("utf-8"))
@@ -149,6 +176,13 @@ class ShopifyAdapter(StockAdapterMixin, MarketplaceAdapter):
 
     def parse_order(self, payload):
         return mapping.parse_order(payload)
+
+    def importable(self, order):
+        """Shopify orders import once their financial status is one the
+        backend names (``import_financial_states``): by default paid,
+        partially paid or authorised."""
+        states = self.config.setting("import_financial_states", ())
+        return not order.is_cancelled and order.financial_status in states
 
     def iter_updated_orders(self, since):
         """Every order updated at or after ``since``, as ``poll`` events.
@@ -179,47 +213,45 @@ class ShopifyAdapter(StockAdapterMixin, MarketplaceAdapter):
     def test_connection(self):
         shop = self.client.graphql(SHOP_QUERY).get("shop") or {}
         domain = shop.get("myshopifyDomain") or ""
-        if self.config.shop_domain and _domain(domain) != _domain(
-            self.config.shop_domain
-        ):
+        if self.shop_domain and _domain(domain) != _domain(self.shop_domain):
             raise DataError(
                 f"The access token belongs to the shop {domain}, but the "
-                f"backend's shop domain is {self.config.shop_domain}: webhooks "
+                f"backend's shop domain is {self.shop_domain}: webhooks "
                 f"would be refused. Correct the shop domain or the token."
             )
         return (
             f"Connected to the Shopify shop {shop.get('name') or '?'} ({domain}), "
             f"currency {shop.get('currencyCode') or '?'}, "
-            f"API version {self.config.api_version}."
+            f"API version {self.config.setting('api_version')}."
         )
 
     # Stock (delegated to .inventory)
 
-    stock_batch_size = inventory.BATCH_SIZE
-
-    def rate_limit(self):
-        """``(maximum, restore_rate)`` of the GraphQL bucket: what the last
-        answer reported, else Shopify's Standard plan (2000 points, 100/s)."""
+    def rate_limits(self):
+        """The GraphQL bucket: what the last answer reported, else Shopify's
+        Standard plan (2000 points, 100/s)."""
         status = self.client.throttle_status
         if status is None:
-            return 2000.0, 100.0
-        return status.maximum_available, status.restore_rate
+            return {self.GRAPHQL: RateLimit(2000.0, 100.0)}
+        return {self.GRAPHQL: RateLimit(status.maximum_available, status.restore_rate)}
 
     def throttle_status(self):
         status = self.client.throttle_status
         if status is None:
             return None
-        return (
-            status.currently_available,
-            status.maximum_available,
-            status.restore_rate,
-        )
+        return {
+            self.GRAPHQL: (
+                status.currently_available,
+                status.maximum_available,
+                status.restore_rate,
+            )
+        }
 
     def stock_write_cost(self, count):
-        return inventory.WRITE_COST if count else 0
+        return {self.GRAPHQL: inventory.WRITE_COST} if count else {}
 
     def stock_read_cost(self, count):
-        return inventory.READ_COST_PER_ITEM * count
+        return {self.GRAPHQL: inventory.READ_COST_PER_ITEM * count}
 
     def write_stock(self, writes, idempotency_key):
         return inventory.write_stock(self.client, writes, idempotency_key)

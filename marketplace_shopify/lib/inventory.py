@@ -87,7 +87,7 @@ def write_stock(client, writes, idempotency_key):
                 "referenceDocumentUri": REFERENCE_URI,
                 "quantities": [
                     {
-                        "inventoryItemId": item_gid(w.inventory_item_id),
+                        "inventoryItemId": item_gid(w.item_ref),
                         "locationId": location_gid(w.location_id),
                         "quantity": w.quantity,
                         "changeFromQuantity": w.change_from,

@@ -35,6 +35,16 @@ from odoo.addons.marketplace_connector.lib.order import (
     TaxRate,
 )
 
+#: Shopify's financial statuses (``import_financial_states`` names some)
+FINANCIAL_STATES = (
+    "pending",
+    "authorized",
+    "partially_paid",
+    "paid",
+    "partially_refunded",
+    "refunded",
+    "voided",
+)
 RESOURCE_ORDER = "order"
 RESOURCE_INVENTORY_LEVEL = "inventory_level"
 _CURRENCY = re.compile(r"^[A-Z]{3}$")

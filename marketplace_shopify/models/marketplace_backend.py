@@ -1,7 +1,20 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-from odoo import api, fields, models
+"""What a Shopify backend adds to the core's: the shop, the Admin API
+version and token, the webhook secrets and which orders import."""
+
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+
+from odoo.addons.marketplace_connector.models.marketplace_backend import MANAGER_GROUP
+
+from ..lib.mapping import FINANCIAL_STATES
 
 DEFAULT_API_VERSION = "2026-10"
+SHOPIFY_CREDENTIALS = {
+    "access_token": "access_token_encrypted",
+    "webhook_secret": "webhook_secret_encrypted",
+    "webhook_secret_previous": "webhook_secret_previous_encrypted",
+}
 
 
 class MarketplaceBackend(models.Model):
@@ -11,6 +24,72 @@ class MarketplaceBackend(models.Model):
         selection_add=[("shopify", "Shopify")],
         ondelete={"shopify": "cascade"},
     )
+    shop_domain = fields.Char(help="e.g. acme.myshopify.com")
+    api_version = fields.Char(string="API Version")
+    import_financial_states = fields.Char(
+        default="paid,partially_paid,authorized",
+        help="Comma-separated financial states a Shopify order must have to "
+        "be imported. Known states: " + ", ".join(FINANCIAL_STATES),
+    )
+    access_token_encrypted = fields.Char(groups=MANAGER_GROUP, copy=False)
+    webhook_secret_encrypted = fields.Char(groups=MANAGER_GROUP, copy=False)
+    webhook_secret_previous_encrypted = fields.Char(groups=MANAGER_GROUP, copy=False)
+    access_token = fields.Char(
+        compute="_compute_credentials",
+        inverse="_inverse_credentials",
+        groups=MANAGER_GROUP,
+    )
+    webhook_secret = fields.Char(
+        compute="_compute_credentials",
+        inverse="_inverse_credentials",
+        groups=MANAGER_GROUP,
+        help="The secret deliveries are signed with.",
+    )
+    webhook_secret_previous = fields.Char(
+        compute="_compute_credentials",
+        inverse="_inverse_credentials",
+        groups=MANAGER_GROUP,
+        help="During a secret rotation the marketplace may keep signing with "
+        "the previous secret for a while: deliveries signed with it are "
+        "accepted too. Clear it when the rotation is over.",
+    )
+
+    def _credential_fields(self):
+        return {**super()._credential_fields(), **SHOPIFY_CREDENTIALS}
+
+    def _get_adapter_settings(self):
+        settings = super()._get_adapter_settings()
+        if self.marketplace_type == "shopify":
+            settings.update(
+                shop_domain=self.shop_domain or "",
+                api_version=self.api_version or "",
+                import_financial_states=self._get_import_financial_states(),
+            )
+        return settings
+
+    def _get_import_financial_states(self):
+        self.ensure_one()
+        return [
+            s.strip()
+            for s in (self.import_financial_states or "").split(",")
+            if s.strip()
+        ]
+
+    @api.constrains("import_financial_states", "marketplace_type")
+    def _check_import_financial_states(self):
+        for backend in self.filtered(lambda b: b.marketplace_type == "shopify"):
+            unknown = set(backend._get_import_financial_states()) - set(
+                FINANCIAL_STATES
+            )
+            if unknown:
+                raise ValidationError(
+                    _(
+                        "Unknown financial state(s) %(states)s. Known states: "
+                        "%(known)s.",
+                        states=", ".join(sorted(unknown)),
+                        known=", ".join(FINANCIAL_STATES),
+                    )
+                )
 
     @api.onchange("marketplace_type", "shop_domain")
     def _onchange_shopify_defaults(self):

@@ -5,6 +5,3 @@ from . import test_concurrency
 from . import test_backend
 from . import test_stock
 from . import test_order_batch
-from . import test_migrations
-from . import test_job_runner_wakeup
-from . import test_worker_capacity_check

@@ -28,7 +28,7 @@ class TestBackend(ShopifyCase):
         self.assertEqual(backend.webhook_secret, SECRET)
         backend.webhook_secret = "whsec-rotated"
         self.assertEqual(
-            backend._get_backend_config().webhook_secrets[0], "whsec-rotated"
+            backend._get_backend_config().credential("webhook_secret"), "whsec-rotated"
         )
 
     def test_user_sees_status_but_not_secrets(self):

@@ -24,7 +24,10 @@ from odoo.tests.common import TransactionCase, tagged
 
 from odoo.addons.marketplace_connector import fast_intake
 from odoo.addons.marketplace_connector.lib.errors import RetryableError
-from odoo.addons.marketplace_connector.models import marketplace_backend
+from odoo.addons.marketplace_connector.models import (
+    marketplace_backend_intake,
+    marketplace_backend_stock,
+)
 from odoo.addons.marketplace_connector.services.order_importer import (
     SIMULATED_LATENCY_PARAMETER,
 )
@@ -255,7 +258,7 @@ class TestConcurrency(RealTransactionCase):
                 backend = env["marketplace.backend"].browse(self.backend_id)
                 answers.append(backend._receive_webhook(headers, body))
 
-        with patch.object(marketplace_backend, "INTAKE_ATTEMPTS", 1):
+        with patch.object(marketplace_backend_intake, "INTAKE_ATTEMPTS", 1):
             delivery = threading.Thread(target=deliver)
             delivery.start()
             self.wait_for_lock_wait("INSERT INTO marketplace_event")
@@ -645,7 +648,7 @@ class TestChangeDuringPush(RealTransactionCase):
                     "product_id": product.id,
                     "external_id": "990001",
                     "sku": "RACE-SKU",
-                    "inventory_item_id": "880001",
+                    "channel_item_ref": "880001",
                 }
             )
             cls.backend_id, cls.product_id = backend.id, product.id
@@ -733,7 +736,7 @@ class TestChangeDuringPush(RealTransactionCase):
                     (job.identity_key.rsplit("-", 1)[1], job.priority)
                     for job in follow_up
                 ],
-                [("decrement", marketplace_backend.PUSH_PRIORITY_DECREMENT)],
+                [("decrement", marketplace_backend_stock.PUSH_PRIORITY_DECREMENT)],
                 "the sale's decrease waits behind no increase",
             )
 
@@ -873,7 +876,7 @@ class TestEchoDuringPush(RealTransactionCase):
                     "product_id": product.id,
                     "external_id": str(cls.variant["variant_id"]),
                     "sku": "ECHO-SKU",
-                    "inventory_item_id": str(cls.variant["inventory_item_id"]),
+                    "channel_item_ref": str(cls.variant["inventory_item_id"]),
                 }
             )
             env["stock.quant"]._update_available_quantity(product, stock, 10)

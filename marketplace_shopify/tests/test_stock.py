@@ -50,7 +50,7 @@ class StockCase(ShopifyCase):
                 "product_id": product.id,
                 "external_id": str(variant["variant_id"]),
                 "sku": sku,
-                "inventory_item_id": str(variant["inventory_item_id"]),
+                "channel_item_ref": str(variant["inventory_item_id"]),
             }
         )
         return variant
@@ -195,10 +195,10 @@ class TestStockPush(StockCase):
         def set_budget(available):
             with closing(sql_db.db_connect(self.env.cr.dbname).cursor()) as cr:
                 cr.execute(
-                    "INSERT INTO marketplace_rate_budget "
-                    "(backend_id, available, maximum, restore_rate, updated_at) "
-                    "VALUES (%s, %s, 2000, 100, now() at time zone 'UTC') "
-                    "ON CONFLICT (backend_id) DO UPDATE SET "
+                    "INSERT INTO marketplace_rate_budget (backend_id, family, "
+                    "available, maximum, restore_rate, updated_at) "
+                    "VALUES (%s, 'graphql', %s, 2000, 100, now() at time zone 'UTC') "
+                    "ON CONFLICT (backend_id, family) DO UPDATE SET "
                     "available = EXCLUDED.available, updated_at = EXCLUDED.updated_at",
                     (self.backend.id, available),
                 )
@@ -612,7 +612,7 @@ class TestBulkPush(StockCase):
                     "product_id": product.id,
                     "external_id": str(variant["variant_id"]),
                     "sku": variant["sku"],
-                    "inventory_item_id": str(variant["inventory_item_id"]),
+                    "channel_item_ref": str(variant["inventory_item_id"]),
                 }
                 for product, variant in zip(products, variants, strict=True)
             ]

@@ -350,7 +350,7 @@ class Stack:
                             "product_id": self.product_ids[code],
                             "external_id": str(variant["variant_id"]),
                             "sku": code,
-                            "inventory_item_id": str(variant["inventory_item_id"]),
+                            "channel_item_ref": str(variant["inventory_item_id"]),
                         }
                         for code, variant in store.variants.items()
                     ]

@@ -916,7 +916,7 @@ class StockBench:
                     "product_id": "p.id",
                     "sku": "v.sku",
                     "external_id": "v.variant",
-                    "inventory_item_id": "v.item",
+                    "channel_item_ref": "v.item",
                 },
                 "SELECT unnest(%(skus)s::varchar[]) AS sku, "
                 "unnest(%(variants)s::varchar[]) AS variant, "

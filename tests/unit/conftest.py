@@ -21,7 +21,7 @@ import types
 import pytest
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_ADDONS = ("marketplace_connector", "marketplace_shopify")
+_ADDONS = ("marketplace_connector", "marketplace_shopify", "marketplace_amazon")
 
 
 def _stub_package(name, path=()):

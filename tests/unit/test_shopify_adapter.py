@@ -6,7 +6,7 @@ import datetime
 import pytest
 from marketplace_sim.shopify import ShopifySimulator
 
-from odoo.addons.marketplace_connector.lib.adapter import BackendConfig
+from odoo.addons.marketplace_connector.lib.adapter import BackendConfig, RateLimit
 from odoo.addons.marketplace_connector.lib.errors import (
     AuthenticationError,
     DataError,
@@ -33,14 +33,19 @@ def sim():
 
 
 def config_for(sim, **overrides):
+    settings = {"shop_domain": SHOP, "api_version": VERSION}
+    credentials = {"access_token": TOKEN, "webhook_secret": "whsec-current"}
+    for name in list(overrides):
+        if name in settings:
+            settings[name] = overrides.pop(name)
+        elif name in credentials:
+            credentials[name] = overrides.pop(name)
     values = {
         "backend_id": 7,
         "name": "Acme Shopify",
         "api_url": sim.url,
-        "shop_domain": SHOP,
-        "api_version": VERSION,
-        "access_token": TOKEN,
-        "webhook_secrets": ("whsec-current",),
+        "credentials": credentials,
+        "settings": settings,
         "timeout": 2.0,
     }
     values.update(overrides)
@@ -231,10 +236,10 @@ def test_connection_to_another_shop_than_configured_is_refused(sim):
 
 
 def test_rate_limit_and_throttle_status_follow_the_last_answer(adapter):
-    assert adapter.rate_limit() == (2000.0, 100.0)
+    assert adapter.rate_limits() == {"graphql": RateLimit(2000.0, 100.0)}
     assert adapter.throttle_status() is None
     adapter.test_connection()
-    available, maximum, restore_rate = adapter.throttle_status()
+    available, maximum, restore_rate = adapter.throttle_status()["graphql"]
     assert (maximum, restore_rate) == (2000.0, 100.0)
     assert 0 < available <= maximum
-    assert adapter.rate_limit() == (2000.0, 100.0)
+    assert adapter.rate_limits() == {"graphql": RateLimit(2000.0, 100.0)}

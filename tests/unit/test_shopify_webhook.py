@@ -81,10 +81,12 @@ def adapter():
         backend_id=1,
         name="Acme",
         api_url="https://acme-test.myshopify.com",
-        shop_domain=SHOP,
-        api_version="2026-10",
-        access_token=ACCESS_TOKEN,
-        webhook_secrets=(SECRET, PREVIOUS),
+        settings={"shop_domain": SHOP, "api_version": "2026-10"},
+        credentials={
+            "access_token": ACCESS_TOKEN,
+            "webhook_secret": SECRET,
+            "webhook_secret_previous": PREVIOUS,
+        },
     )
     return ShopifyAdapter(config)
 
@@ -225,7 +227,10 @@ def test_no_configured_secret_refuses_every_delivery(adapter):
     config = adapter.config
     bare = ShopifyAdapter(
         BackendConfig(
-            backend_id=1, name="Acme", api_url=config.api_url, shop_domain=SHOP
+            backend_id=1,
+            name="Acme",
+            api_url=config.api_url,
+            settings={"shop_domain": SHOP},
         )
     )
     body = body_of(ORDER)
