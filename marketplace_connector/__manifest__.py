@@ -10,16 +10,19 @@
     "license": "AGPL-3",
     "application": True,
     "installable": True,
-    "depends": ["sale_stock", "queue_job"],
+    "depends": ["sale_stock", "stock_delivery", "queue_job"],
     # as a server-wide module, webhooks skip Odoo's request dispatch and the
     # job runner wakes up every few seconds
     "post_load": "post_load",
-    "external_dependencies": {"python": ["cryptography", "requests"]},
+    "external_dependencies": {
+        "python": ["cryptography", "requests", "prometheus_client"]
+    },
     "data": [
         "security/marketplace_security.xml",
         "security/ir.model.access.csv",
         "data/queue_job_data.xml",
         "data/ir_cron_data.xml",
+        "data/monitoring_data.xml",
         "data/product_data.xml",
         "views/marketplace_event_views.xml",
         "views/marketplace_binding_views.xml",
@@ -27,6 +30,8 @@
         "views/marketplace_backend_views.xml",
         "views/sale_order_views.xml",
         "views/marketplace_menus.xml",
+        "views/marketplace_shipment_views.xml",
         "views/marketplace_reconciliation_views.xml",
+        "views/marketplace_overview_views.xml",
     ],
 }

@@ -19,7 +19,7 @@ from importlib import metadata
 import psycopg2
 from psycopg2 import sql
 
-BASE_MODULES = "sale_stock,queue_job"
+BASE_MODULES = "sale_stock,stock_delivery,queue_job"
 
 
 def odoo_command(config, *args):

@@ -34,6 +34,7 @@ from urllib.parse import quote
 from odoo.addons.marketplace_connector.lib.adapter import (
     MarketplaceAdapter,
     PullIntakeMixin,
+    ShipmentAdapterMixin,
     StockAbilities,
     StockAdapterMixin,
     register_adapter,
@@ -61,7 +62,9 @@ def _utcnow():
 
 
 @register_adapter
-class AmazonAdapter(PullIntakeMixin, StockAdapterMixin, MarketplaceAdapter):
+class AmazonAdapter(
+    PullIntakeMixin, StockAdapterMixin, ShipmentAdapterMixin, MarketplaceAdapter
+):
     """Amazon's Selling Partner API, SQS notifications and listings feeds.
 
     :param config: the backend's :class:`BackendConfig`.
@@ -243,6 +246,25 @@ class AmazonAdapter(PullIntakeMixin, StockAdapterMixin, MarketplaceAdapter):
             tracking_number,
             ship_date,
             items,
+        )
+
+    def send_shipment(self, shipment):
+        """The core's shipment as one package confirmation. An unmapped
+        carrier goes as ``Other`` with our carrier's name (Amazon then
+        wants the name)."""
+        shipped_at = shipment.shipped_at
+        if shipped_at.tzinfo is None:
+            shipped_at = shipped_at.replace(tzinfo=datetime.timezone.utc)
+        return self.confirm_shipment(
+            shipment.order_id,
+            shipment.marketplace or self.marketplace_ids[0],
+            shipment.reference,
+            shipment.carrier_code or "Other",
+            shipment.carrier_name,
+            shipment.service,
+            shipment.tracking_number,
+            shipped_at.isoformat(timespec="seconds"),
+            [(line.line_id, line.quantity) for line in shipment.lines],
         )
 
     # Connection check

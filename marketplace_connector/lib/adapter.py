@@ -291,6 +291,21 @@ class StockAdapterMixin:
         raise NotImplementedError
 
 
+class ShipmentAdapterMixin:
+    """A channel that wants to hear of the packages we ship (merchant
+    fulfilled orders): carrier, tracking number, lines and quantities."""
+
+    def send_shipment(self, shipment):
+        """Tell the channel of a :class:`~.shipment.Shipment`. Sending the
+        same ``reference`` again must not ship twice (a retry after a lost
+        answer).
+
+        :raise PermanentError: the channel refused it (shown on the order).
+        :raise RetryableError: try again later.
+        """
+        raise NotImplementedError
+
+
 def register_adapter(cls):
     """Class decorator: make ``cls`` the adapter of its marketplace type."""
     if not cls.marketplace_type:

@@ -15,6 +15,15 @@ from . import marketplace_stock_lock
 from . import marketplace_stock_dirty
 from . import marketplace_rate_budget
 from . import marketplace_stock_submission
+from . import marketplace_shipment
+from . import marketplace_carrier_map
+from . import marketplace_access_token
+from . import stock_picking
 from . import stock_quant
 from . import marketplace_stock_reconciliation
 from . import res_partner
+from . import marketplace_metric_counter
+from . import marketplace_stock_push_sample
+from . import marketplace_event_monitoring
+from . import marketplace_event_report
+from . import marketplace_backend_monitoring

@@ -21,7 +21,7 @@ from odoo.exceptions import UserError
 
 from odoo.addons.queue_job.job import identity_exact
 
-from ..lib.adapter import BackendConfig, get_adapter_class
+from ..lib.adapter import BackendConfig, ShipmentAdapterMixin, get_adapter_class
 from ..lib.errors import MarketplaceError
 from ..lib.secrets_box import CONFIG_OPTION, ENV_VARIABLE, SecretBox
 from ..services.rate_budget import RateGate
@@ -105,6 +105,12 @@ class MarketplaceBackend(models.Model):
     )
     webhook_url = fields.Char(compute="_compute_webhook_url", groups=MANAGER_GROUP)
 
+    carrier_map_ids = fields.One2many(
+        "marketplace.carrier.map",
+        "backend_id",
+        string="Carriers",
+        help="Our carriers under the channel's codes, sent with shipments.",
+    )
     event_ids = fields.One2many("marketplace.event", "backend_id")
     event_failed_count = fields.Integer(compute="_compute_event_counts")
     order_binding_count = fields.Integer(compute="_compute_order_binding_count")
@@ -241,13 +247,38 @@ class MarketplaceBackend(models.Model):
             max_body_bytes=backend.max_body_bytes,
         )
 
+    def _get_adapter_options(self):
+        """Extra keyword arguments of the adapter's constructor, from its
+        addon (e.g. a token store shared by every worker)."""
+        self.ensure_one()
+        return {}
+
     def _get_adapter(self, rate_gate=None):
         """The adapter of this backend; jobs pass the backend's shared rate
-        gate (``_get_rate_gate``) so every call spends the budget."""
+        gate (``_get_job_adapter``) so every call spends the budget."""
         self.ensure_one()
         return get_adapter_class(self.marketplace_type)(
-            self._get_backend_config(), rate_gate=rate_gate
+            self._get_backend_config(),
+            rate_gate=rate_gate,
+            **self._get_adapter_options(),
         )
+
+    def _wants_shipments(self):
+        """Whether this backend's channel hears of the packages we ship."""
+        self.ensure_one()
+        return issubclass(
+            get_adapter_class(self.marketplace_type), ShipmentAdapterMixin
+        )
+
+    def _carrier_of(self, picking):
+        """``(channel code, name)`` of a delivery's carrier: the mapped
+        code, else no code and our carrier's name."""
+        self.ensure_one()
+        carrier = picking.carrier_id
+        mapped = self.carrier_map_ids.filtered(lambda m: m.carrier_id == carrier)[:1]
+        if mapped:
+            return mapped.code, mapped.name or carrier.name
+        return "", carrier.name or ""
 
     def _get_job_adapter(self):
         """The adapter as a job uses it: spending the shared rate budgets."""

@@ -42,6 +42,10 @@ class MarketplaceOrderBinding(models.Model):
     state_digest = fields.Char(help="Digest of the newest state applied.")
     lines_signature = fields.Char()
     financial_status = fields.Char()
+    marketplace = fields.Char(
+        help="The channel's marketplace of the order, within one account "
+        "(e.g. an Amazon marketplace id)."
+    )
     sync_state = fields.Selection(SYNC_STATES, default="pending", required=True)
     sync_message = fields.Text(help="What the last import did, or why it stopped.")
 

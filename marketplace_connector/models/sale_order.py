@@ -32,6 +32,9 @@ class SaleOrder(models.Model):
         string="Marketplace Message", compute="_compute_marketplace_sync", store=True
     )
 
+    marketplace_shipment_ids = fields.One2many(
+        "marketplace.shipment", "sale_order_id", string="Marketplace Shipments"
+    )
     marketplace_fulfilled_by_channel = fields.Boolean(
         string="Fulfilled by the Marketplace",
         readonly=True,

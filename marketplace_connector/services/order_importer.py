@@ -202,6 +202,7 @@ class OrderImporter:
                 "state_digest": order.digest,
                 "external_name": order.name,
                 "financial_status": order.financial_status,
+                "marketplace": order.marketplace,
                 "lines_signature": lines_signature(order),
             }
         )

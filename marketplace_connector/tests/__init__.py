@@ -3,3 +3,7 @@ from . import test_job_runner_wakeup
 from . import test_worker_capacity_check
 from . import test_pull_intake
 from . import test_channel_abilities
+from . import test_shipments
+from . import test_metrics
+from . import test_alerts
+from . import test_retention

@@ -15,6 +15,7 @@ from odoo.addons.marketplace_connector.lib.adapter import (
     PulledMessage,
     PullIntakeMixin,
     RateLimit,
+    ShipmentAdapterMixin,
     StockAbilities,
     StockAdapterMixin,
     register_adapter,
@@ -82,7 +83,9 @@ def order_event(payload, topic, source):
 
 
 @register_adapter
-class TestChannelAdapter(PullIntakeMixin, StockAdapterMixin, MarketplaceAdapter):
+class TestChannelAdapter(
+    PullIntakeMixin, StockAdapterMixin, ShipmentAdapterMixin, MarketplaceAdapter
+):
     marketplace_type = "test_channel"
     pull_wait_seconds = 0
 
@@ -321,3 +324,22 @@ class TestChannelAdapter(PullIntakeMixin, StockAdapterMixin, MarketplaceAdapter)
             )
             yield [(item, qty) for item, qty in answer["items"]]
             page = answer["next"]
+
+    # Shipments
+
+    def send_shipment(self, shipment):
+        self._call(
+            ORDERS,
+            "POST",
+            "/shipments",
+            json={
+                "reference": shipment.reference,
+                "order": shipment.order_id,
+                "carrier": shipment.carrier_code or shipment.carrier_name,
+                "tracking_number": shipment.tracking_number,
+                "lines": [
+                    {"id": line.line_id, "quantity": line.quantity}
+                    for line in shipment.lines
+                ],
+            },
+        )

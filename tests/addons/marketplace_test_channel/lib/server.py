@@ -42,6 +42,7 @@ class ChannelServer:
         self.quantities = {}
         self.writes = []  # every write call, as received
         self.submissions = {}
+        self.shipments = {}  # reference -> shipment as received
         self.queue = []  # [message dict], in arrival order
         self.in_flight = {}  # receipt -> message
         self.calls = []  # (method, path)
@@ -145,6 +146,8 @@ class ChannelServer:
             return self._stock_get(path, query)
         if route == ("POST", "queue"):
             return self._queue(path, body)
+        if route == ("POST", "shipments"):
+            return self._ship(body)
         return 404, {"error": f"no route {method} {path}"}, {}
 
     def _orders(self, path, query):
@@ -206,6 +209,35 @@ class ChannelServer:
             self.quantities[pair] = write["quantity"]
             results.append({"status": "applied"})
         return 200, {"results": results}, {}
+
+    def _ship(self, body):
+        """A package: refused when it ships more of a line than was
+        ordered and not yet shipped; the same reference again is the same
+        package (answered as the first time, nothing shipped twice)."""
+        reference = body.get("reference")
+        if reference in self.shipments:
+            return 200, {"shipment": reference, "repeat": True}, {}
+        order = self.orders.get(str(body.get("order")))
+        if not order:
+            return 400, {"error": f"unknown order {body.get('order')}"}, {}
+        if not body.get("tracking_number"):
+            return 400, {"error": "a tracking number is required"}, {}
+        ordered = {line["id"]: line["quantity"] for line in order["lines"]}
+        shipped = {}
+        for previous in self.shipments.values():
+            if previous["order"] == body["order"]:
+                for line in previous["lines"]:
+                    shipped[line["id"]] = shipped.get(line["id"], 0) + line["quantity"]
+        for line in body.get("lines") or []:
+            left = ordered.get(line["id"], 0) - shipped.get(line["id"], 0)
+            if line["quantity"] > left:
+                return (
+                    400,
+                    {"error": f"line {line['id']}: only {left} left to ship"},
+                    {},
+                )
+        self.shipments[reference] = body
+        return 200, {"shipment": reference}, {}
 
     def _stock_get(self, path, query):
         parts = path.strip("/").split("/")
