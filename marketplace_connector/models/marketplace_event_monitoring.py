@@ -10,7 +10,7 @@ class MarketplaceEvent(models.Model):
     _inherit = "marketplace.event"
 
     def init(self):
-        super().init()
+        result = super().init()
         # one more index entry per event processed; without it, a scrape's
         # latency histogram and the daily purge would read the whole inbox
         create_index(
@@ -19,6 +19,7 @@ class MarketplaceEvent(models.Model):
             self._table,
             ["processed_at"],
         )
+        return result
 
     def action_retry(self):
         """A retry re-queues the failed events: once none is left, the

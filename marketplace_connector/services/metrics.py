@@ -88,8 +88,13 @@ def flush_all():
     """Write every database's pending counts (the thread, and at exit)."""
     global _last_flush_warning  # warn once a minute at most
     for dbname, (sums, maxima) in BUFFER.drain().items():
+        if _testing(dbname):
+            # a test's counts go into its own transaction, at its scrapes:
+            # the test cursor is not for a thread of ours
+            BUFFER.restore(dbname, sums, maxima)
+            continue
         try:
-            with closing(_counter_cursor(dbname)) as cr:
+            with closing(read_committed(sql_db.db_connect(dbname).cursor())) as cr:
                 write_counters(cr, sums, maxima)
                 cr.commit()  # pylint: disable=invalid-commit
         except Exception as err:
@@ -105,13 +110,9 @@ def flush_all():
 atexit.register(flush_all)
 
 
-def _counter_cursor(dbname):
-    """A cursor for writing counters: the test transaction while tests run
-    (so a test sees them), else a connection of its own."""
+def _testing(dbname):
     registry = odoo.modules.registry.Registry.registries.get(dbname)
-    if registry is not None and registry.test_cr is not None:
-        return registry.cursor()
-    return read_committed(sql_db.db_connect(dbname).cursor())
+    return registry is not None and registry.test_cr is not None
 
 
 def flush_database(cr):
@@ -184,7 +185,9 @@ def instrument_adapter(adapter, dbname, backend_id):
         ):
             continue
         bound = getattr(adapter, operation)
-        wrapper = _counted_generator if inspect.isgeneratorfunction(method) else _counted
+        wrapper = (
+            _counted_generator if inspect.isgeneratorfunction(method) else _counted
+        )
         setattr(adapter, operation, wrapper(bound, dbname, backend_id, operation))
     return adapter
 
@@ -349,9 +352,8 @@ def _histogram(cr, values_query, params, bounds):
 def scrape_cursor(dbname):
     """The cursor a scrape reads with: the test transaction while tests run
     (so a test sees what it wrote), else a connection of its own."""
-    registry = odoo.modules.registry.Registry.registries.get(dbname)
-    if registry is not None and registry.test_cr is not None:
-        return registry.cursor(), True
+    if _testing(dbname):
+        return odoo.modules.registry.Registry(dbname).cursor(), True
     return sql_db.db_connect(dbname).cursor(), False
 
 
@@ -365,9 +367,7 @@ def scrape(dbname, window_seconds=lib.DEFAULT_WINDOW_SECONDS):
             flush_database(cr)
             cr.commit()  # pylint: disable=invalid-commit
         if not testing:
-            cr.execute(
-                "SET LOCAL statement_timeout = %s", (str(STATEMENT_TIMEOUT_MS),)
-            )
+            cr.execute("SET LOCAL statement_timeout = %s", (str(STATEMENT_TIMEOUT_MS),))
         snapshot = read_snapshot(cr, window_seconds)
         cr.rollback()  # read only
     return snapshot
