@@ -23,6 +23,10 @@ INTAKE_ATTEMPTS = 3
 #: a pull job receives until the queue is empty or this long has passed,
 #: then hands over to a new job (a worker is not held for ever)
 PULL_SECONDS = 50
+#: a pull job that emptied the queue is followed by the next this much
+#: later: consumption goes on without waiting for the cron (a flash sale's
+#: orders count against stock within seconds); the cron only restarts it
+PULL_IDLE_SECONDS = 3
 
 
 class MarketplaceBackend(models.Model):
@@ -112,15 +116,16 @@ class MarketplaceBackend(models.Model):
     def _cron_pull_events(self):
         self.search([]).filtered(lambda b: b._pulls_events())._enqueue_pull()
 
-    def _enqueue_pull(self):
-        self._enqueue_each("_job_pull_events", "Pull events of", 10)
+    def _enqueue_pull(self, eta=None):
+        self._enqueue_each("_job_pull_events", "Pull events of", 10, eta=eta)
 
     def _job_pull_events(self):
         """Receive batches from the channel's queue: each batch is stored
         in a transaction of its own, committed, and only then acknowledged
         (a message whose batch could not be stored comes back after its
         visibility timeout). Stops when the queue is empty or after
-        ``PULL_SECONDS``; a queue not drained by then gets a new job."""
+        ``PULL_SECONDS``, and queues the next pull: at once when the queue
+        was not drained, ``PULL_IDLE_SECONDS`` later when it was."""
         self.ensure_one()
         adapter = self._get_job_adapter()
         deadline = time.monotonic() + PULL_SECONDS
@@ -140,8 +145,8 @@ class MarketplaceBackend(models.Model):
                     totals[key] += count
                 if time.monotonic() >= deadline:
                     break
-        if not drained:
-            self._enqueue_pull()
+        if self.active:
+            self._enqueue_pull(eta=PULL_IDLE_SECONDS if drained else None)
         _logger.info("Pulled events of %s: %s", self.name, totals)
         return ", ".join(f"{count} {key}" for key, count in totals.items())
 

@@ -35,9 +35,10 @@ class TestCredentials(ChannelCase):
         self.assertEqual(config.credential("test_webhook_secret"), "rotated")
         self.assertEqual(config.credential("test_api_key"), TEST_API_KEY)
 
-    def test_the_form_shows_each_type_its_own_fields(self):
-        arch = self.env["marketplace.backend"].get_view(view_type="form")["arch"]
-        self.assertIn("marketplace_type != 'shopify'", arch)
+    def test_the_core_form_holds_no_channel_credential(self):
+        arch = self.env.ref("marketplace_connector.marketplace_backend_view_form")
+        for field in self.backend._credential_fields():
+            self.assertNotIn(f'name="{field}"', arch.arch_db)
 
 
 @tagged("post_install", "-at_install")

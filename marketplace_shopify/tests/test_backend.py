@@ -66,3 +66,11 @@ class TestBackend(ShopifyCase):
         self.backend.access_token = "shpat_revoked"
         with self.assertRaisesRegex(UserError, "access token"):
             self.backend.action_test_connection()
+
+    def test_the_form_shows_shopify_fields_only_to_shopify_backends(self):
+        arch = self.env["marketplace.backend"].get_view(view_type="form")["arch"]
+        for field in ("shop_domain", "access_token", "webhook_secret"):
+            self.assertRegex(
+                arch,
+                rf'name="{field}"[^>]*invisible="marketplace_type != \'shopify\'"',
+            )
