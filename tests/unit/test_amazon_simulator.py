@@ -768,3 +768,64 @@ def test_control_surface_drives_a_separate_process_style_simulator(sim):
     }
     assert len(requests.get(f"{control}/sqs", timeout=5).json()["messages"]) == 2
     assert requests.get(f"{control}/stats", timeout=5).json()["requests"] == 0
+
+
+def test_orders_from_listings_take_what_the_listings_show(sim, http):
+    control = sim.url + "/_sim"
+    sim.listing_delay = 30
+    assert patch(sim, http, "TEE", 1).status_code == 200  # lands in 30 s
+    order = sim.create_order(
+        [("MUG", 4, "10.00"), ("TEE", 2, "5.00")], from_listings=True
+    )
+    assert sim.listings() == {"MUG": 6, "TEE": 3}
+    assert sim.listing_history("MUG")[-1][1:] == (6, f"order:{order['orderId']}")
+    refused = requests.post(
+        f"{control}/orders",
+        json={"lines": [["MUG", 7, "10.00"]], "from_listings": True},
+        timeout=5,
+    )
+    assert refused.status_code == 409 and "MUG shows 6" in refused.json()["error"]
+    assert len(sim.orders.all_orders()) == 1 and sim.listings()["MUG"] == 6
+    afn = sim.create_order(
+        [("MUG", 50, "10.00")], fulfillment="AFN", from_listings=True
+    )  # Amazon's own stock: the listing is not ours to lower
+    assert afn["orderId"] and sim.listings()["MUG"] == 6
+    history = requests.get(f"{control}/listings/history", timeout=5).json()
+    assert history["pending"] == 1
+    assert [entry[1] for entry in history["history"]["TEE"]] == [3]
+    sim.clock.advance(31)  # our PATCH lands last and wins
+    history = requests.get(f"{control}/listings/history", timeout=5).json()
+    assert history["pending"] == 0
+    assert history["history"]["TEE"][-1][1:] == [1, history["history"]["TEE"][-1][2]]
+    assert history["history"]["TEE"][-1][2].startswith("patch:")
+
+
+def test_sqs_failing_deletes_bring_messages_back(sim, sqs):
+    sim.create_order([("MUG", 1, "10.00")])
+    sim.create_order([("TEE", 1, "10.00")])
+    control = sim.url + "/_sim"
+    assert (
+        requests.post(f"{control}/sqs/fail-deletes", json={"count": 0}, timeout=5)
+    ).status_code == 400
+    requests.post(f"{control}/sqs/fail-deletes", json={"count": 2}, timeout=5)
+    got = sqs.receive_message(QueueUrl=sim.queue_url, MaxNumberOfMessages=10)
+    assert len(got["Messages"]) == 2
+    answer = sqs.delete_message_batch(
+        QueueUrl=sim.queue_url,
+        Entries=[
+            {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
+            for index, message in enumerate(got["Messages"])
+        ],
+    )
+    assert answer.get("Successful", []) == []
+    assert {failure["Code"] for failure in answer["Failed"]} == {"InternalError"}
+    assert not any(failure["SenderFault"] for failure in answer["Failed"])
+    sim.clock.advance(31)  # not deleted: they come back
+    again = sqs.receive_message(QueueUrl=sim.queue_url, MaxNumberOfMessages=10)
+    assert sorted(m["MessageId"] for m in again["Messages"]) == sorted(
+        m["MessageId"] for m in got["Messages"]
+    )
+    sqs.delete_message(
+        QueueUrl=sim.queue_url, ReceiptHandle=again["Messages"][0]["ReceiptHandle"]
+    )  # the knob is used up: deleted
+    assert len(sim.queue_messages()) == 1

@@ -16,6 +16,10 @@ import threading
 from .clock import format_ts
 
 
+class SoldOut(ValueError):
+    """An order asked for more than a listing shows (``from_listings``)."""
+
+
 @dataclasses.dataclass
 class Listing:
     sku: str

@@ -1,7 +1,8 @@
 """``/_sim/``: drive a simulator running in another process (demo, benchmark).
 
 No authentication, loopback clients only. JSON in, JSON out; a bad argument
-is a 400 ``{"error": ...}``, an unknown order or listing a 404.
+is a 400 ``{"error": ...}``, an unknown order or listing a 404, an order
+``from_listings`` asking more than a listing shows a 409.
 
 ==========  ===============================  ==================================
 method      path                             body / answer
@@ -19,6 +20,8 @@ POST        /_sim/orders/{id}/ship           ``ship_order``
 POST        /_sim/orders/{id}/status         {status} -> ``set_order_status``
 GET         /_sim/orders/{id}/shipments      confirmed packages and attempts
 GET/POST    /_sim/listings                   {sku: quantity} / ``add_listing``
+GET         /_sim/listings/history           {pending, history: {sku: [[at,
+                                             quantity, source]]}}
 POST        /_sim/settings                   {visibility_lag, listing_delay,
                                              feed_queue_delay,
                                              feed_processing_delay}
@@ -31,12 +34,14 @@ DELETE      /_sim/faults                     clear pending server faults
 POST        /_sim/sqs/duplicate              {count}
 POST        /_sim/sqs/reorder                {enabled}
 POST        /_sim/sqs/malformed              {body?}
+POST        /_sim/sqs/fail-deletes           {count}: not deleted, come back
 GET         /_sim/sqs                        {messages, dead_letter}
 ==========  ===============================  ==================================
 """
 
 import re
 
+from .catalog import SoldOut
 from .wire import json_response
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -104,6 +109,7 @@ def _routes(sim, request, body):
         ("POST", "/_sim/orders"): lambda: sim.create_order(**body),
         ("GET", "/_sim/orders"): sim.orders.all_orders,
         ("GET", "/_sim/listings"): sim.listings,
+        ("GET", "/_sim/listings/history"): sim.listing_histories,
         ("POST", "/_sim/listings"): lambda: sim.add_listing(**body),
         ("POST", "/_sim/settings"): lambda: _settings(sim, body),
         ("POST", "/_sim/lwa/expire"): lambda: sim.expire_tokens() or {},
@@ -118,6 +124,7 @@ def _routes(sim, request, body):
             sim.duplicate_next_messages(**body) or {}
         ),
         ("POST", "/_sim/sqs/reorder"): lambda: sim.reorder_messages(**body) or {},
+        ("POST", "/_sim/sqs/fail-deletes"): lambda: sim.fail_next_deletes(**body) or {},
         ("POST", "/_sim/sqs/malformed"): lambda: {
             "messageId": sim.inject_malformed_message(**body)
         },
@@ -146,6 +153,8 @@ def handle(sim, request):
         return json_response(403, {"error": "the control surface is loopback only"})
     try:
         status, payload = _routes(sim, request, _body(request))
+    except SoldOut as err:
+        return json_response(409, {"error": str(err)})
     except (_NotFound, KeyError) as err:
         return json_response(404, {"error": str(err).strip("'\"")})
     except (ValueError, TypeError) as err:

@@ -9,7 +9,7 @@ import traceback
 import uuid
 
 from .auth import LoginWithAmazon
-from .catalog import Catalog
+from .catalog import Catalog, SoldOut
 from .clock import SimClock, format_ts
 from .faults import FaultInjector
 from .feeds import FeedService
@@ -173,13 +173,47 @@ class AmazonSimulator:
     def visibility_lag(self, seconds):
         self.orders.visibility_lag = float(seconds)
 
-    def create_order(self, lines, marketplace_id=None, **options):
+    def create_order(self, lines, marketplace_id=None, from_listings=False, **options):
         """Place an order (see :meth:`.orderbook.OrderBook.create`); returns
-        its full v2026 rendering."""
+        its full v2026 rendering.
+
+        :param from_listings: an MFN order takes its quantities from the
+            listings, as a buyer's purchase does on Amazon: refused with
+            :class:`SoldOut` (nothing placed) when a listing shows less than
+            its line asks (a storefront's "deny" policy), else every
+            listing is lowered by its line in the same step. A write of
+            ours landing later overwrites the result (last write wins).
+            AFN orders never touch the listings (Amazon's own stock).
+        """
         marketplace_id = marketplace_id or self.marketplace_ids[0]
         if marketplace_id not in self.marketplace_ids:
             raise ValueError(f"{marketplace_id} is not a marketplace of this seller")
-        return self.orders.create(lines, marketplace_id, **options)
+        if not from_listings or options.get("fulfillment", "MFN") != "MFN":
+            return self.orders.create(lines, marketplace_id, **options)
+        wanted = {}
+        for line in lines:
+            sku, quantity = (
+                (line["sku"], line["quantity"]) if isinstance(line, dict) else line[:2]
+            )
+            wanted[str(sku)] = wanted.get(str(sku), 0) + int(quantity)
+        with self.catalog.lock:
+            self.catalog.settle()
+            for sku, quantity in wanted.items():
+                listing = self.catalog.listings.get(sku)
+                if listing is None:
+                    raise SoldOut(f"no listing {sku}")
+                if listing.quantity < quantity:
+                    raise SoldOut(
+                        f"{sku} shows {listing.quantity}, the order asks {quantity}"
+                    )
+            order = self.orders.create(lines, marketplace_id, **options)
+            now = self.clock()
+            for sku, quantity in wanted.items():
+                listing = self.catalog.listings[sku]
+                self.catalog.set_quantity(
+                    sku, listing.quantity - quantity, now, f"order:{order['orderId']}"
+                )
+        return order
 
     def pay_order(self, order_id):
         return self.orders.pay(order_id)
@@ -238,6 +272,19 @@ class AmazonSimulator:
         with self.catalog.lock:
             return {sku: item.quantity for sku, item in self.catalog.listings.items()}
 
+    def listing_histories(self):
+        """Every listing's applied writes (see :meth:`listing_history`) and
+        how many scheduled writes (PATCHes, feeds) have not landed yet."""
+        self.catalog.settle()
+        with self.catalog.lock:
+            return {
+                "pending": self.catalog.pending(),
+                "history": {
+                    sku: [list(entry) for entry in item.history]
+                    for sku, item in self.catalog.listings.items()
+                },
+            }
+
     @property
     def listing_delay(self):
         return self.catalog.patch_delay
@@ -293,6 +340,15 @@ class AmazonSimulator:
         """The next ``count`` received messages are delivered once more."""
         with self.sqs.lock:
             self.sqs.queues[self.queue_name].duplicates_pending += int(count)
+
+    def fail_next_deletes(self, count=1):
+        """The next ``count`` messages asked to be deleted are not: each is
+        reported in ``Failed`` (``InternalError``), as SQS does now and
+        then, and comes back after its visibility timeout."""
+        if int(count) < 1:
+            raise ValueError("count must be at least 1")
+        with self.sqs.lock:
+            self.sqs.queues[self.queue_name].deletes_failing += int(count)
 
     def reorder_messages(self, enabled=True):
         with self.sqs.lock:

@@ -15,7 +15,9 @@ nothing, as on SQS. With a redrive policy a message received more than
 ``maxReceiveCount`` times moves to the dead-letter queue. Fault knobs:
 ``duplicate_next`` (the next received messages are delivered again later:
 same MessageId and body, a new handle), ``reorder`` (deliver visible
-messages in random order) and ``inject_malformed`` (a non-JSON body).
+messages in random order), ``inject_malformed`` (a non-JSON body) and
+``deletes_failing`` (the next deletions fail with ``InternalError``: the
+messages come back after their visibility timeout).
 The request must carry a SigV4 ``Authorization`` naming a known access key;
 the signature itself is not checked.
 """
@@ -50,6 +52,13 @@ class SqsError(Exception):
             body.encode(),
             {"Content-Type": JSON_10, "x-amzn-query-error": f"{self.code};Sender"},
         )
+
+
+_INTERNAL_ERROR = "We encountered an internal error. Please try again."
+
+
+def _internal_error():
+    return SqsError("InternalError", "InternalError", _INTERNAL_ERROR, 500)
 
 
 def _invalid(message):
@@ -89,6 +98,7 @@ class Queue:
         self.copies = []
         self.handles = {}  # every handle ever issued -> copy
         self.duplicates_pending = 0
+        self.deletes_failing = 0
         self.reorder = False
         self._rng = random.Random(0)
 
@@ -133,6 +143,13 @@ class Queue:
                 self.duplicates_pending -= 1
                 self.send(copy.body, copy.message_id)
         return taken
+
+    def delete_fails(self):
+        """Whether this deletion is one of the failing ones (and count it)."""
+        if self.deletes_failing > 0:
+            self.deletes_failing -= 1
+            return True
+        return False
 
     def copy_for(self, handle):
         """The copy a handle was issued for, None when stale (received again
@@ -351,6 +368,8 @@ class SqsService:
         with self.lock:
             queue = self._queue(params)
             copy = queue.copy_for(params.get("ReceiptHandle") or "")
+            if queue.delete_fails():
+                raise _internal_error()
             if copy is not None:
                 queue.copies.remove(copy)
         return {}
@@ -391,6 +410,16 @@ class SqsService:
                             "SenderFault": True,
                             "Code": err.code,
                             "Message": err.message,
+                        }
+                    )
+                    continue
+                if queue.delete_fails():
+                    failed.append(
+                        {
+                            "Id": entry["Id"],
+                            "SenderFault": False,
+                            "Code": "InternalError",
+                            "Message": _INTERNAL_ERROR,
                         }
                     )
                     continue
