@@ -12,6 +12,7 @@ States: received -> queued -> done | ignored | failed | dead.
 (retries exhausted or an unexpected error) and is Retry-able too.
 """
 
+import json
 import logging
 import time
 import uuid
@@ -32,6 +33,8 @@ from ..services.job_sql import delay_now, finish_jobs
 from ..services.order_batch import OrderBatch
 
 _logger = logging.getLogger(__name__)
+
+MANAGER_GROUP = "marketplace_connector.group_marketplace_manager"
 
 EVENT_JOB_MAX_RETRIES = 12
 EVENT_JOB_PRIORITY = 10
@@ -109,8 +112,18 @@ class MarketplaceEvent(models.Model):
         string="Resource Updated At", help="The resource's updated_at (UTC)."
     )
     received_at = fields.Datetime(required=True, default=fields.Datetime.now)
-    payload = fields.Json()
-    headers = fields.Json(help="Delivery headers worth keeping; never a signature.")
+    # raw payloads carry customers' names, addresses and emails: managers only
+    payload = fields.Json(groups=MANAGER_GROUP)
+    headers = fields.Json(
+        groups=MANAGER_GROUP,
+        help="Delivery headers worth keeping; never a signature.",
+    )
+    payload_text = fields.Text(
+        string="Payload (JSON)", compute="_compute_raw_text", groups=MANAGER_GROUP
+    )
+    headers_text = fields.Text(
+        string="Headers (JSON)", compute="_compute_raw_text", groups=MANAGER_GROUP
+    )
     demand = fields.Json(
         readonly=True,
         help="For an order: what it takes from stock (variant, SKU, quantity). "
@@ -150,6 +163,14 @@ class MarketplaceEvent(models.Model):
             "This delivery is already in the inbox.",
         ),
     ]
+
+    @api.depends("payload", "headers")
+    def _compute_raw_text(self):
+        """Readable JSON for the form (Odoo's form has no widget for a Json
+        field). Headers never hold a signature: the intake leaves it out."""
+        for event in self:
+            event.payload_text = json.dumps(event.payload, indent=2, sort_keys=True)
+            event.headers_text = json.dumps(event.headers, indent=2, sort_keys=True)
 
     def init(self):
         """The queued orders of a backend in order: a new order's job looks

@@ -37,14 +37,16 @@ class EventProcessor:
         """The event's order, channel-neutral (the adapter parses it). A
         channel whose events are only triggers re-reads the order first."""
         adapter = self.backend._get_job_adapter()
-        return adapter.parse_order(adapter.prepare_event_payload(self.event.payload))
+        return adapter.parse_order(
+            adapter.prepare_event_payload(self.event.sudo().payload)
+        )
 
     def _process_inventory_level(self):
         """A channel reports a quantity. Odoo is the master: an echo of our
         own write is ignored; any other value is drift, recorded, and
         corrected by a push a little later -- never copied into Odoo."""
         item, location_id, quantity = self.backend._get_adapter().parse_stock_level(
-            self.event.payload
+            self.event.sudo().payload
         )
         channel_location = refuse_unmapped(self.backend, location_id)
         if quantity is None:

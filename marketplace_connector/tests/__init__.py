@@ -4,6 +4,14 @@ from . import test_worker_capacity_check
 from . import test_pull_intake
 from . import test_channel_abilities
 from . import test_shipments
+from . import test_company_rules
 from . import test_metrics
 from . import test_alerts
 from . import test_retention
+from . import test_order_batch
+from . import test_concurrency
+from . import test_stock_concurrency
+from . import test_polling
+from . import test_stock_push
+from . import test_stock_levels
+from . import test_reconciliation

@@ -1,6 +1,12 @@
 """The adapter of the test channel (``server.py``): the smallest complete
 adapter, and the example README's *Adding a channel* points to. Every call
-spends the backend's shared budget of its family first."""
+spends the backend's shared budget of its family first.
+
+Webhooks carry their topic in ``X-Test-Topic``: ``order`` (the default) is
+an order payload; ``inventory`` is a quantity the channel shows,
+``{"item", "location", "quantity", "updated_at"}`` (``quantity`` null: an
+untracked item), stored as an ``inventory_level`` event. Any other topic is
+refused (400)."""
 
 import datetime
 import hashlib
@@ -55,6 +61,33 @@ def _naive_utc(text):
     if moment.tzinfo:
         moment = moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
     return moment
+
+
+def inventory_event(payload, topic, source):
+    """The inbox event of an inventory report: one per reported state (item,
+    location, time, quantity)."""
+    if not isinstance(payload, dict):
+        raise DataError("An inventory report must be a JSON object.")
+    item, location = payload.get("item"), payload.get("location")
+    if not item or not location:
+        raise DataError("An inventory report names its item and location.")
+    quantity = payload.get("quantity")
+    if quantity is not None and (not isinstance(quantity, int) or quantity < 0):
+        raise DataError(f"Invalid quantity {quantity!r}.")
+    stamp = payload.get("updated_at") or ""
+    try:
+        updated_at = _naive_utc(stamp) if stamp else None
+    except ValueError as err:
+        raise DataError(f"Invalid updated_at: {err}") from err
+    return InboundEvent(
+        topic=topic,
+        dedupe_key=f"inventory:{item}:{location}:{stamp}:{quantity}",
+        resource_type="inventory_level",
+        external_id=f"{item}:{location}",
+        external_updated_at=updated_at,
+        payload=payload,
+        source=source,
+    )
 
 
 def order_event(payload, topic, source):
@@ -145,10 +178,12 @@ class TestChannelAdapter(
             payload = json.loads(body)
         except ValueError:
             raise WebhookRejected(400, "body is not JSON") from None
+        topic = headers.get(TOPIC_HEADER) or "order"
+        parsers = {"order": order_event, "inventory": inventory_event}
+        if topic not in parsers:
+            raise WebhookRejected(400, f"unknown topic {topic}")
         try:
-            return order_event(
-                payload, headers.get(TOPIC_HEADER) or "order", SOURCE_WEBHOOK
-            )
+            return parsers[topic](payload, topic, SOURCE_WEBHOOK)
         except DataError as err:
             raise WebhookRejected(400, str(err)) from err
 
@@ -233,6 +268,10 @@ class TestChannelAdapter(
         )
         shipping = Decimal(payload.get("shipping") or "0")
         total = sum((line.price_unit * line.quantity for line in lines), shipping)
+        if payload.get("total") is not None:
+            # the total the channel charged, when it states one: the core
+            # checks its own figures against it
+            total = Decimal(payload["total"])
         status = payload.get("status") or "paid"
         return Order(
             external_id=str(payload["id"]),
@@ -324,6 +363,9 @@ class TestChannelAdapter(
             )
             yield [(item, qty) for item, qty in answer["items"]]
             page = answer["next"]
+
+    def parse_stock_level(self, payload):
+        return str(payload["item"]), str(payload["location"]), payload["quantity"]
 
     # Shipments
 

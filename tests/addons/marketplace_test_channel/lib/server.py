@@ -11,7 +11,15 @@ core must cope with from any channel:
 * a message queue with at-least-once delivery: a received message stays
   hidden until it is deleted, and comes back if it is not
   (:meth:`ChannelServer.redeliver_unacknowledged`);
-* a bearer token, and faults on demand (429 with ``Retry-After``, 503).
+* a bearer token, and faults on demand (429 with ``Retry-After``, 5xx, or
+  an answer later than any client waits: ``"timeout"``);
+* a hook called with the quantities a write applied, before the write is
+  answered (:attr:`ChannelServer.on_applied`): what a channel that reports
+  a change at once does while the writer has not heard back yet.
+
+Inventory reports (a quantity the channel shows) reach the connector as
+webhooks of topic ``inventory`` (see ``adapter.py``); this server only holds
+the quantities they report.
 
 Use it in-process::
 
@@ -25,10 +33,14 @@ import hmac
 import itertools
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 PAGE_SIZE = 2
+#: how long a ``"timeout"`` fault keeps the client waiting (longer than
+#: any client's timeout in the tests), before it is answered all the same
+TIMEOUT_SECONDS = 3.0
 
 
 class ChannelServer:
@@ -46,7 +58,11 @@ class ChannelServer:
         self.queue = []  # [message dict], in arrival order
         self.in_flight = {}  # receipt -> message
         self.calls = []  # (method, path)
-        self._faults = []  # [status, remaining]
+        self._faults = []  # [status or "timeout", remaining]
+        self.faults_served = {}  # status or "timeout" -> count
+        #: called with [(item, location, quantity)] a write applied, before
+        #: it is answered (the writer has not heard back yet)
+        self.on_applied = None
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
         self._server = None
@@ -101,8 +117,17 @@ class ChannelServer:
             self.in_flight.clear()
 
     def fail_next(self, status, count=1):
+        """The next ``count`` calls fail: ``status`` 429 (with
+        ``Retry-After``), another HTTP status, or ``"timeout"`` (answered
+        after :data:`TIMEOUT_SECONDS`, then served as usual)."""
+        if status != "timeout" and not 400 <= int(status) <= 599:
+            raise ValueError(f"not a fault: {status!r}")
         with self._lock:
             self._faults.append([status, count])
+
+    def clear_faults(self):
+        with self._lock:
+            self._faults.clear()
 
     def finish_submissions(self, errors=None):
         """Process every pending submission; ``errors``: {item: message}
@@ -132,6 +157,9 @@ class ChannelServer:
             for fault in self._faults:
                 if fault[1] > 0:
                     fault[1] -= 1
+                    self.faults_served[fault[0]] = (
+                        self.faults_served.get(fault[0], 0) + 1
+                    )
                     return fault[0]
         return None
 
@@ -199,7 +227,7 @@ class ChannelServer:
             for w, pair in zip(writes, pairs, strict=True)
         ):
             return 200, {"results": [{"status": "stale"} for _ in writes]}, {}
-        results = []
+        results, applied = [], []
         for write, pair in zip(writes, pairs, strict=True):
             if pair not in self.quantities:
                 results.append(
@@ -207,8 +235,9 @@ class ChannelServer:
                 )
                 continue
             self.quantities[pair] = write["quantity"]
+            applied.append((*pair, write["quantity"]))
             results.append({"status": "applied"})
-        return 200, {"results": results}, {}
+        return 200, {"results": results}, {}, applied
 
     def _ship(self, body):
         """A package: refused when it ships more of a line than was
@@ -295,7 +324,9 @@ class _Handler(BaseHTTPRequestHandler):
         fault = channel.take_fault()
         if fault == 429:
             return self._answer(429, {"error": "throttled"}, {"Retry-After": "1"})
-        if fault:
+        if fault == "timeout":
+            time.sleep(TIMEOUT_SECONDS)
+        elif fault:
             return self._answer(fault, {"error": "unavailable"})
         length = int(self.headers.get("Content-Length") or 0)
         try:
@@ -303,9 +334,11 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             return self._answer(400, {"error": "body is not JSON"})
         with channel._lock:
-            status, payload, headers = channel.handle(
+            status, payload, headers, *applied = channel.handle(
                 method, parts.path, parse_qs(parts.query), body
             )
+        if applied and applied[0] and channel.on_applied:
+            channel.on_applied(applied[0])
         return self._answer(status, payload, headers)
 
     def _answer(self, status, payload, headers=None):
