@@ -13,6 +13,7 @@ managers only. They are stored encrypted (see ``lib/secrets_box.py``); the
 key is never in the database.
 """
 
+import contextlib
 import os
 import secrets
 
@@ -23,7 +24,7 @@ from odoo.addons.queue_job.job import identity_exact
 
 from ..lib.adapter import BackendConfig, ShipmentAdapterMixin, get_adapter_class
 from ..lib.errors import MarketplaceError
-from ..lib.secrets_box import CONFIG_OPTION, ENV_VARIABLE, SecretBox
+from ..lib.secrets_box import CONFIG_OPTION, ENV_VARIABLE, MissingKeyError, SecretBox
 from ..services.rate_budget import RateGate
 
 MANAGER_GROUP = "marketplace_connector.group_marketplace_manager"
@@ -32,6 +33,18 @@ WEBHOOK_ROUTE = "/marketplace/webhook/"
 
 def _new_webhook_token(*_args):
     return secrets.token_urlsafe(32)
+
+
+@contextlib.contextmanager
+def _key_error_as_user_error():
+    """On a screen, a missing or wrong encryption key is a message that
+    says what to do, not a server error."""
+    try:
+        yield
+    except MissingKeyError as err:
+        raise UserError(
+            _("Credentials cannot be read or saved: %(error)s", error=err)
+        ) from err
 
 
 def get_secret_box():
@@ -132,7 +145,10 @@ class MarketplaceBackend(models.Model):
 
     @api.depends(lambda self: list(self._credential_fields().values()))
     def _compute_credentials(self):
-        pairs = self._credential_fields()
+        with _key_error_as_user_error():
+            self._decrypt_credentials(self._credential_fields())
+
+    def _decrypt_credentials(self, pairs):
         box = None
         for backend in self:
             stored = {plain: backend.sudo()[enc] for plain, enc in pairs.items()}
@@ -145,7 +161,8 @@ class MarketplaceBackend(models.Model):
         """Encrypt the plaintext fields that changed (one inverse serves
         them all: only those whose value differs from the stored one are
         written again)."""
-        box = get_secret_box()
+        with _key_error_as_user_error():
+            box = get_secret_box()
         cache = self.env.cache
         for backend in self:
             for plain, enc in self._credential_fields().items():
@@ -219,6 +236,36 @@ class MarketplaceBackend(models.Model):
             ("state", "in", ("failed", "dead")),
         ]
         return action
+
+    def _action_for(self, xmlid, domain):
+        """A window action of this module, narrowed to this backend."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            f"marketplace_connector.{xmlid}"
+        )
+        action["domain"] = domain
+        action["context"] = {}
+        return action
+
+    def action_view_oversold_orders(self):
+        return self._action_for(
+            "action_marketplace_oversold_orders",
+            [
+                ("marketplace_backend_id", "=", self.id),
+                ("marketplace_oversold", "=", True),
+            ],
+        )
+
+    def action_view_stock_levels(self):
+        return self._action_for(
+            "action_marketplace_stock_level", [("backend_id", "=", self.id)]
+        )
+
+    def action_view_order_bindings(self):
+        return self._action_for(
+            "action_marketplace_order_binding",
+            [("backend_id", "=", self.id), ("order_id", "!=", False)],
+        )
 
     # Adapter
 

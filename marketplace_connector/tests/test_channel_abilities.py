@@ -3,11 +3,18 @@
 credentials, which orders import, compare-and-set or last-write-wins,
 asynchronous submissions, one rate budget per operation family."""
 
+import os
 from contextlib import closing
+from unittest.mock import patch
 
-from odoo import sql_db
-from odoo.exceptions import AccessError
+from odoo import sql_db, tools
+from odoo.exceptions import AccessError, UserError
 from odoo.tests.common import new_test_user, tagged
+
+from odoo.addons.marketplace_connector.lib.secrets_box import (
+    CONFIG_OPTION,
+    ENV_VARIABLE,
+)
 
 from .common import LOCATION, TEST_API_KEY, ChannelCase
 
@@ -34,6 +41,24 @@ class TestCredentials(ChannelCase):
         config = self.backend._get_backend_config()
         self.assertEqual(config.credential("test_webhook_secret"), "rotated")
         self.assertEqual(config.credential("test_api_key"), TEST_API_KEY)
+
+    def test_a_missing_encryption_key_is_a_message_with_the_fix(self):
+        self.backend.invalidate_recordset()
+        with (
+            patch.dict(tools.config.options, {CONFIG_OPTION: ""}),
+            patch.dict(os.environ, {ENV_VARIABLE: ""}),
+            self.assertRaisesRegex(UserError, CONFIG_OPTION),
+        ):
+            self.backend.test_api_key  # noqa: B018
+
+    def test_stat_buttons_open_this_backends_records_only(self):
+        for method, field in (
+            ("action_view_oversold_orders", "marketplace_backend_id"),
+            ("action_view_stock_levels", "backend_id"),
+            ("action_view_order_bindings", "backend_id"),
+        ):
+            action = getattr(self.backend, method)()
+            self.assertIn((field, "=", self.backend.id), action["domain"], method)
 
     def test_the_core_form_holds_no_channel_credential(self):
         arch = self.env.ref("marketplace_connector.marketplace_backend_view_form")
