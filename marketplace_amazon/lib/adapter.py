@@ -251,14 +251,16 @@ class AmazonAdapter(
     def send_shipment(self, shipment):
         """The core's shipment as one package confirmation. An unmapped
         carrier goes as ``Other`` with our carrier's name (Amazon then
-        wants the name)."""
+        wants the name). The package is numbered from the shipment's
+        reference (:func:`.shipments.package_reference_id`): Amazon takes
+        only positive numbers, and a retry must send the same one."""
         shipped_at = shipment.shipped_at
         if shipped_at.tzinfo is None:
             shipped_at = shipped_at.replace(tzinfo=datetime.timezone.utc)
         return self.confirm_shipment(
             shipment.order_id,
             shipment.marketplace or self.marketplace_ids[0],
-            shipment.reference,
+            shipments.package_reference_id(shipment.reference),
             shipment.carrier_code or "Other",
             shipment.carrier_name,
             shipment.service,

@@ -24,6 +24,7 @@ call, as Amazon would refuse it after one.
 import datetime
 import logging
 import re
+import zlib
 from urllib.parse import quote
 
 from odoo.addons.marketplace_connector.lib.errors import DataError
@@ -36,6 +37,25 @@ PATH = "/orders/v0/orders/{}/shipmentConfirmation"
 #: Amazon's words for "this package is confirmed already"
 _ALREADY = re.compile(r"already\s+(been\s+)?(confirmed|shipped)", re.IGNORECASE)
 OTHER_CARRIER = "Other"
+_TRAILING_NUMBER = re.compile(r"(\d+)$")
+
+
+def package_reference_id(reference):
+    """Amazon's ``packageReferenceId`` (a positive number, as text) of one
+    of our shipment references, the same on every retry.
+
+    The core names a shipment ``odoo-<database>-<picking id>``: its trailing
+    number (the delivery's id, unique in the database, hence in the order)
+    is the package's number. A reference without one gets a stable number
+    derived from its text.
+    """
+    text = str(reference or "").strip()
+    match = _TRAILING_NUMBER.search(text)
+    if match and int(match.group(1)) > 0:
+        return str(int(match.group(1)))
+    if not text:
+        return ""
+    return str(zlib.crc32(text.encode("utf-8")) % 999_999_999 + 1)
 
 
 def confirmation_body(

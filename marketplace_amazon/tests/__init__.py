@@ -1,1 +1,2 @@
 from . import test_order_intake
+from . import test_shipments
