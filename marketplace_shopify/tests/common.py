@@ -8,15 +8,13 @@ import json
 import os
 import sys
 from decimal import Decimal
-from urllib.parse import urlsplit
 
-from odoo import SUPERUSER_ID, api
-from odoo.tests.common import HttpCase, _super_send, tagged
+from odoo.tests.common import tagged
 
-from odoo.addons.marketplace_connector import fast_intake
-from odoo.addons.queue_job.controllers.main import RunJobController
-from odoo.addons.queue_job.exception import RetryableJobError
-from odoo.addons.queue_job.job import Job
+from odoo.addons.marketplace_connector.tests.common import (
+    JobRunnerMixin,
+    LoopbackHttpCase,
+)
 
 _TESTS_DIR = os.path.normpath(
     os.path.join(os.path.dirname(__file__), "..", "..", "tests")
@@ -47,7 +45,7 @@ __all__ = [
 ]
 
 
-class ShopifyCase(HttpCase):
+class ShopifyCase(JobRunnerMixin, LoopbackHttpCase):
     """An Odoo test case with a Shopify simulator and a configured backend."""
 
     #: the simulator's catalogue; every test gets a fresh simulator built
@@ -67,11 +65,6 @@ class ShopifyCase(HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        # In production the server-wide module's post_load installs the fast
-        # intake before any registry is loaded; pytest-odoo loads the
-        # registry first, so post_load never runs: install it here.
-        if not fast_intake.ENABLED:
-            fast_intake.install()
         cls.sim, cls.sim_variants = cls._new_simulator()
         cls.addClassCleanup(cls.sim.stop)
         cls.env = cls.env(context=dict(cls.env.context, tracking_disable=True))
@@ -114,14 +107,6 @@ class ShopifyCase(HttpCase):
         self.addCleanup(self.sim.stop)
         self.assertEqual(variants, self.sim_variants, "same ids as the class set-up")
         self.backend.api_url = self.sim.url
-
-    @classmethod
-    def _request_handler(cls, s, r, /, **kw):
-        """Odoo's test harness raises every timeout below 10 s to 10 s; our
-        loopback simulator tests need the real, short timeouts."""
-        if urlsplit(r.url).hostname in ("127.0.0.1", "localhost"):
-            return _super_send(s, r, **kw)
-        return super()._request_handler(s, r, **kw)
 
     @classmethod
     def _create_stocked_product(cls, sku, price, quantity):
@@ -172,59 +157,6 @@ class ShopifyCase(HttpCase):
             timeout=10,
             allow_redirects=False,
         )
-
-    # Jobs
-
-    def pending_jobs(self, method=None):
-        domain = [("state", "in", ("pending", "enqueued"))]
-        if method:
-            domain.append(("method_name", "=", method))
-        return self.env["queue.job"].search(domain, order="id")
-
-    def perform_jobs(self, method=None, rounds=5):
-        """Run pending jobs as queue_job's runner does, each in its own
-        (test) transaction, through ``RunJobController._try_perform_job``: a
-        retryable error rolls the job's work back and postpones it, keeping
-        its retry count; a failure rolls the work back, marks the job failed
-        and calls its on_fail method. Postponed jobs run
-        again, up to ``rounds`` times. Returns the number of runs."""
-        performed = 0
-        self.env.flush_all()  # the jobs run in cursors of their own
-        for _round in range(rounds):
-            uuids = self.pending_jobs(method).mapped("uuid")
-            if not uuids:
-                break
-            for uuid in uuids:
-                self._run_one_job(uuid)
-                performed += 1
-            self.env.invalidate_all()
-        return performed
-
-    def _run_one_job(self, uuid):
-        with self.registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
-            job = Job.load(env, uuid)
-            job.set_started()
-            job.store()
-            try:
-                with cr.savepoint():
-                    RunJobController._try_perform_job(env, job)
-            except RetryableJobError as err:
-                # what the runner does: postpone, keep the retry count
-                env.invalidate_all()
-                job.postpone(result=str(err), seconds=err.seconds)
-                job.set_pending(reset_retry=False)
-                job.store()
-            except Exception as err:
-                env.invalidate_all()
-                vals = {
-                    "exc_info": repr(err),
-                    "exc_name": type(err).__name__,
-                    "exc_message": str(err),
-                }
-                job.set_failed(**vals)
-                job.store()
-                job.on_fail(vals)
 
     # Assertions and helpers
 
