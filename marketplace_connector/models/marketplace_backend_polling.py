@@ -67,7 +67,7 @@ class MarketplaceBackend(models.Model):
         """
         self.ensure_one()
         since = self._poll_since()
-        adapter = self._get_adapter()
+        adapter = self._get_job_adapter()
         inbox = self.env["marketplace.event"]
         newest = self.poll_cursor
         seen = created = 0
