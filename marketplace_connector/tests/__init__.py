@@ -15,3 +15,4 @@ from . import test_polling
 from . import test_stock_push
 from . import test_stock_levels
 from . import test_reconciliation
+from . import test_intake

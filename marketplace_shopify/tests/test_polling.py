@@ -1,8 +1,8 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-"""Polling catches what webhooks missed, through the same inbox and dedupe,
-and survives 429, 5xx and timeouts without losing anything."""
-
-import datetime
+"""Shopify's polling end to end: the REST orders endpoint (``status=any``,
+paged), its throttling, 5xx and timeouts retried by the client. The core's
+cursor, overlap, dedupe and postponing are tested against the test channel
+(marketplace_connector/tests/test_polling.py)."""
 
 from .common import ShopifyCase, tagged
 
@@ -39,26 +39,6 @@ class TestPolling(ShopifyCase):
         )
         self.assertEqual(request["query"]["status"], ["any"])
 
-    def test_overlap_window_refetches_without_duplicating(self):
-        self.sim.create_order(lines=[("CAP-RED", 1)], notify=False)
-        self.poll()
-        self.poll()
-        self.assertEqual(len(self.events()), 1)
-        self.assertEqual(self.backend.last_poll_error, False)
-
-    def test_states_already_in_the_inbox_cost_one_lookup(self):
-        # during a sale each poll re-reads thousands of orders of its overlap
-        # window: those the inbox has are not inserted again one by one
-        for _order in range(40):
-            self.sim.create_order(lines=[("CAP-RED", 1)], notify=False)
-        self.poll()
-        self.assertEqual(len(self.events()), 40)
-        before = self.env.cr.sql_log_count
-        self.poll()
-        queries = self.env.cr.sql_log_count - before
-        self.assertEqual(len(self.events()), 40)
-        self.assertLess(queries, 40, "not one insert per order seen")
-
     def test_throttling_5xx_and_timeout_are_retried_and_nothing_is_lost(self):
         orders = [
             self.sim.create_order(lines=[("MUG-BLUE", 1)], notify=False)
@@ -74,41 +54,3 @@ class TestPolling(ShopifyCase):
         self.assertEqual(len(self.sale_orders()), 3)
         refs = set(self.sale_orders().mapped("client_order_ref"))
         self.assertEqual(refs, {o["name"] for o in orders})
-
-    def test_outage_longer_than_inline_retries_requeues_and_keeps_cursor(self):
-        self.sim.create_order(lines=[("TEE-L", 1)], notify=False)
-        cursor = datetime.datetime(2026, 1, 1)
-        self.backend.poll_cursor = cursor
-        self.sim.faults.fail_next(status=502, count=50)
-        self.backend._enqueue_poll()
-        self.perform_jobs("_job_poll_orders", rounds=1)
-        job = self.env["queue.job"].search([("method_name", "=", "_job_poll_orders")])
-        self.assertEqual(job.state, "pending", "postponed, not failed")
-        self.assertEqual(self.backend.poll_cursor, cursor, "cursor did not move")
-        self.assertFalse(self.events())
-        self.sim.faults.clear()
-        self.perform_jobs("_job_poll_orders")
-        self.assertEqual(len(self.events()), 1)
-        self.assertGreater(self.backend.poll_cursor, cursor)
-
-    def test_throttling_storm_postpones_without_spending_retries(self):
-        self.sim.create_order(lines=[("TEE-L", 1)], notify=False)
-        self.sim.faults.throttle_next(count=50, retry_after="0.1")
-        self.backend._enqueue_poll()
-        job = self.env["queue.job"].search([("method_name", "=", "_job_poll_orders")])
-        for _round in range(job.max_retries + 1):
-            self.perform_jobs("_job_poll_orders", rounds=1)
-            if self.sim.stats["throttled"] >= 50:
-                break
-        self.assertEqual(job.state, "pending", "postponed, never failed")
-        self.assertEqual(job.retry, 0, "being throttled spends no retry")
-        self.sim.faults.clear()
-        self.perform_jobs("_job_poll_orders")
-        self.assertEqual(len(self.events()), 1)
-
-    def test_webhook_and_poll_of_the_same_state_make_one_event(self):
-        payload = self.sim.create_order(lines=[("TEE-L", 1)], notify=False)
-        self.assertEqual(self.deliver("orders/create", payload), 200)
-        self.poll()
-        self.assertEqual(len(self.events()), 1)
-        self.assertEqual(self.events().source, "webhook")
