@@ -1,2 +1,4 @@
 from . import test_order_intake
 from . import test_shipments
+from . import test_cancellation
+from . import test_stock

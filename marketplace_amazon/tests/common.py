@@ -109,6 +109,11 @@ class AmazonCase(JobRunnerMixin, LoopbackHttpCase):
         cls.products = {}
         for sku, on_hand, price in cls.CATALOGUE:
             cls.products[sku] = cls._create_bound_product(sku, on_hand, price)
+        # the stock put in above queued pushes: a test starts with none
+        cls.env.flush_all()
+        cls.env.cr.precommit.run()
+        cls.env["marketplace.stock.dirty"].search([]).unlink()
+        cls.env["queue.job"].search([]).unlink()
 
     @classmethod
     def _create_bound_product(cls, sku, on_hand, price):

@@ -226,17 +226,25 @@ class TestPendingOrders(AmazonCase):
 
     def test_pending_order_keeps_counting_after_its_event_is_processed(self):
         self.skipTest(
-            "Core defect: services/stock_availability.py waiting_demand() counts "
-            "only events in state 'queued'; an unpaid (PENDING) order's event "
-            "becomes 'ignored' once processed, so its units are offered again "
-            "and, on a last-write-wins channel, a push overwrites the quantity "
-            "Amazon holds for the pending order."
+            "Core defect (marketplace_connector/models/marketplace_event.py "
+            "_release_demand, services/stock_availability.py waiting_demand): "
+            "processing an unpaid order's event ('ignored') releases its "
+            "demand and queues a push, so Amazon is told the units Amazon "
+            "still holds for the PENDING order are for sale again."
         )
         order = self.create_order([("CAP-RED", 4)], status="PENDING")
-        self.import_orders()
-        self.assertFalse(self.sale_order(order))
+        self.pull()
         self.push()
         self.assertEqual(self.sim.listing_quantity("CAP-RED"), 6)
+        self.perform_jobs("_job_process")
+        self.assertFalse(self.sale_order(order), "not imported while unpaid")
+        # the push its processing queued
+        self.perform_jobs("_job_push_stock")
+        self.assertEqual(
+            self.sim.listing_quantity("CAP-RED"),
+            6,
+            "Amazon still holds 4 units for the pending order",
+        )
 
 
 @tagged("post_install", "-at_install")
