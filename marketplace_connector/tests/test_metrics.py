@@ -6,12 +6,27 @@ the same from a real two-worker Odoo server (``test_metrics_workers.py``).
 The Shopify adapter and its simulator drive the sequence: the core has no
 channel of its own to test with."""
 
+import contextlib
 import datetime
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing, contextmanager
 
+import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from odoo import fields
-from odoo.tests.common import tagged
+import odoo
+from odoo import SUPERUSER_ID, api, fields, sql_db
+from odoo.tests.common import TransactionCase, tagged
 
 from odoo.addons.marketplace_connector import metrics_endpoint
 from odoo.addons.marketplace_connector.lib import metrics as lib
@@ -26,12 +41,17 @@ try:
         SECRET,
         SHOP,
         ShopifyCase,
+        ShopifySimulator,
         sign_webhook,
     )
 except ImportError:  # the Shopify addon is not installed
     ShopifyCase = None
 
 TOKEN = "metrics-test-token"
+#: starts Odoo as odoo-bin does (prefork needs a file to run again)
+ODOO_SERVER = os.path.join(
+    os.path.dirname(__file__), "..", "..", "tools", "odoo_server.py"
+)
 
 
 def parse(text):
@@ -424,3 +444,230 @@ if ShopifyCase is not None:
             self.assertGreaterEqual(
                 value(first, "marketplace_api_calls_total", **labels), 3
             )
+
+
+def _free_port():
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@tagged("post_install", "-at_install")
+class TestMetricsAcrossWorkers(TransactionCase):
+    """A real Odoo server with two HTTP workers on this database: webhooks
+    answered by both, scrapes answered by either, the same counts."""
+
+    DELIVERIES = 24
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if ShopifyCase is None:
+            raise unittest.SkipTest("the Shopify addon is not installed")
+        cls.dbname = cls.env.cr.dbname
+        cls.sim = ShopifySimulator(shop_domain=SHOP, access_token="shpat_workers")
+        cls.sim.add_product(sku="MUG-BLUE", price="19.99", inventory=100)
+        cls.sim.start()
+        cls.addClassCleanup(cls.sim.stop)
+        with cls.real_env() as env:
+            backend = env["marketplace.backend"].create(
+                {
+                    "name": "Two workers",
+                    "marketplace_type": "shopify",
+                    "api_url": cls.sim.url,
+                    "shop_domain": SHOP,
+                    "api_version": "2026-10",
+                    "webhook_secret": SECRET,
+                    "warehouse_id": env["stock.warehouse"].search([], limit=1).id,
+                }
+            )
+            cls.backend_id = backend.id
+            cls.token = backend.webhook_token
+        cls.addClassCleanup(cls._delete_committed_data)
+        cls.server, cls.url, cls.log = cls._start_server()
+        cls.addClassCleanup(cls._stop_server)
+
+    @classmethod
+    @contextmanager
+    def real_env(cls):
+        with closing(sql_db.db_connect(cls.dbname).cursor()) as cr:
+            yield api.Environment(cr, SUPERUSER_ID, {})
+            cr.commit()  # pylint: disable=invalid-commit
+
+    @classmethod
+    def _start_server(cls):
+        config = odoo.tools.config
+        folder = tempfile.mkdtemp(prefix="metrics-workers-")
+        port = _free_port()
+        log = os.path.join(folder, "odoo.log")
+        path = os.path.join(folder, "odoo.conf")
+        options = {
+            "addons_path": config["addons_path"],
+            "data_dir": config["data_dir"],
+            "db_host": config["db_host"] or "",
+            "db_port": config["db_port"] or "",
+            "db_user": config["db_user"] or "",
+            "db_name": cls.dbname,
+            "dbfilter": f"^{cls.dbname}$",
+            "list_db": "False",
+            "http_interface": "127.0.0.1",
+            "http_port": port,
+            "gevent_port": _free_port(),
+            "workers": 2,
+            "max_cron_threads": 0,
+            # no queue_job: no runner taking this database's jobs
+            "server_wide_modules": "base,web,marketplace_connector",
+            "marketplace_metrics_token": TOKEN,
+            "marketplace_encryption_key": config.get("marketplace_encryption_key")
+            or "",
+            "log_level": "info",
+            "logfile": log,
+        }
+        with open(path, "w") as out:
+            out.write("[options]\n")
+            for key, option in options.items():
+                out.write(f"{key} = {option}\n")
+        server = subprocess.Popen(
+            [sys.executable, ODOO_SERVER, "-c", path],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if server.poll() is not None:
+                raise RuntimeError(f"Odoo exited at start, see {log}")
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(f"{url}/web/health", timeout=2).ok:
+                    return server, url, log
+            time.sleep(0.5)
+        server.kill()
+        raise RuntimeError(f"Odoo did not start, see {log}")
+
+    @classmethod
+    def _stop_server(cls):
+        cls.server.send_signal(signal.SIGTERM)
+        try:
+            cls.server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            cls.server.kill()
+
+    @classmethod
+    def _delete_committed_data(cls):
+        with cls.real_env() as env:
+            events = env["marketplace.event"].search(
+                [("backend_id", "=", cls.backend_id)]
+            )
+            env["queue.job"].search(
+                [("uuid", "in", events.mapped("job_uuid"))]
+            ).unlink()
+            events.unlink()
+            env.cr.execute(
+                "DELETE FROM marketplace_metric_counter WHERE backend_id = %s",
+                (cls.backend_id,),
+            )
+            env["marketplace.backend"].browse(cls.backend_id).unlink()
+
+    def scrape(self, token=TOKEN):
+        response = requests.get(
+            f"{self.url}/metrics",
+            headers={"Authorization": f"Bearer {token}"} if token else {},
+            timeout=10,
+        )
+        return response
+
+    def deliver(self, index):
+        body = json.dumps(
+            {
+                "id": 900000 + index,
+                "updated_at": "2026-01-01T00:00:00Z",
+                "financial_status": "paid",
+                "line_items": [],
+            }
+        ).encode()
+        headers = {
+            "X-Shopify-Topic": "orders/create",
+            "X-Shopify-Hmac-Sha256": sign_webhook(body, SECRET),
+            "X-Shopify-Shop-Domain": SHOP,
+            "X-Shopify-API-Version": "2026-10",
+            "X-Shopify-Webhook-Id": str(uuid.uuid4()),
+            "Content-Type": "application/json",
+        }
+        return requests.post(
+            f"{self.url}/marketplace/webhook/{self.token}",
+            data=body,
+            headers=headers,
+            timeout=10,
+        ).status_code
+
+    def test_two_workers_count_as_one(self):
+        self.assertEqual(self.scrape(token=None).status_code, 401)
+        first = self.scrape()
+        self.assertEqual(first.status_code, 200)
+        before = parse(first.text)
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            statuses = list(pool.map(self.deliver, range(self.DELIVERIES)))
+            missing = list(
+                pool.map(
+                    lambda _i: (
+                        requests.post(
+                            f"{self.url}/marketplace/webhook/nope",
+                            data=b"{}",
+                            timeout=10,
+                        ).status_code
+                    ),
+                    range(3),
+                )
+            )
+        self.assertEqual(statuses, [200] * self.DELIVERIES)
+        self.assertEqual(missing, [404] * 3)
+        name = "Two workers"
+        intake = "marketplace_intake_responses_total"
+        # each worker writes its counts within a few seconds (its thread)
+        deadline = time.monotonic() + 30
+        while True:
+            samples = parse(self.scrape().text)
+            accepted = value(samples, intake, backend=name, status="200")
+            unknown = value(samples, intake, backend="", status="404") - value(
+                before, intake, backend="", status="404"
+            )
+            if (accepted, unknown) == (self.DELIVERIES, 3):
+                break
+            if time.monotonic() > deadline:
+                self.fail(f"counted {accepted} accepted, {unknown} unknown")
+            time.sleep(1)
+        with self.real_env() as env:
+            env.cr.execute(
+                "SELECT count(*), EXTRACT(EPOCH FROM (now() at time zone 'UTC') "
+                "- min(received_at)) FROM marketplace_event "
+                "WHERE backend_id = %s AND state = 'queued'",
+                (self.backend_id,),
+            )
+            queued, age = env.cr.fetchone()
+        self.assertEqual(queued, self.DELIVERIES)
+        self.assertEqual(
+            value(samples, "marketplace_inbox_events", backend=name, state="queued"),
+            queued,
+        )
+        self.assertAlmostEqual(
+            value(samples, "marketplace_inbox_oldest_queued_age_seconds", backend=name),
+            float(age),
+            delta=3.0,
+        )
+        self.assertGreater(
+            value(
+                samples,
+                "marketplace_last_success_timestamp_seconds",
+                backend=name,
+                kind="intake",
+            ),
+            0,
+        )
+        # both workers answered webhooks (the log names each process)
+        with open(self.log) as log:
+            pids = {
+                line.split()[2]
+                for line in log
+                if "POST /marketplace/webhook/" in line and " 200 " in line
+            }
+        self.assertGreaterEqual(len(pids), 2, "one worker answered every webhook")

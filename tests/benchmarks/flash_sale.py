@@ -86,6 +86,11 @@ import psycopg2  # noqa: E402
 from tests.benchmarks import ceilings, report  # noqa: E402
 from tests.benchmarks.autovacuum import autovacuum_on  # noqa: E402
 from tests.benchmarks.cpu_usage import CpuUsage  # noqa: E402
+from tests.benchmarks.metrics_scrape import (  # noqa: E402
+    METRICS_TOKEN,
+    MetricsScraper,
+    compare,
+)
 from tests.benchmarks.processing_rate import sustained_rates  # noqa: E402
 from tests.benchmarks.stack import CHANNELS, Sku, Stack, WebhookSender  # noqa: E402
 
@@ -204,6 +209,7 @@ class Options:
     profile_seconds: float = 30.0
     import_batch: int | None = None  # None: the module's default
     autovacuum: bool = True  # on for the run when the server has it off
+    scrape_interval: float = 5.0  # GET /metrics every this many seconds
     verbose: bool = True
 
 
@@ -286,6 +292,8 @@ class FlashSale:
         self.pg_activity = {}  # wait_event_type -> active sessions seen
         self.pg_lock_waits = {}  # "wait_event: query" -> sessions seen waiting
         self._stop_sampling = threading.Event()
+        self.scraper = None  # GET /metrics during the sale, as Prometheus would
+        self._written = []  # (write time, order -> our write) from propagation
         self.cpu = self.runner_cpu = None
         self._exit_stack = contextlib.ExitStack()
         self.results = {}
@@ -326,6 +334,7 @@ class FlashSale:
             server_wide_modules=modules,
             setup=self._setup_odoo,
             sender_class=RecordingSender,
+            odoo_options=[f"marketplace_metrics_token = {METRICS_TOKEN}"],
             webhook_options=webhook_options,
         )
         started = time.monotonic()
@@ -383,6 +392,10 @@ class FlashSale:
             "sale started", f"{self.options.orders} orders at {self.options.rate}"
         )
         faults.start()
+        self.scraper = MetricsScraper(
+            self.stack.url, interval=self.options.scrape_interval
+        )
+        self.scraper.start()
         if self.options.profile_path:
             threading.Thread(target=self._profile, daemon=True).start()
         self._place_orders()
@@ -769,6 +782,7 @@ class FlashSale:
         )
         self.mark("reconciled and drained")
         self._reconciliation_since = last
+        self.scraper.stop()
 
     # Figures
 
@@ -842,6 +856,34 @@ class FlashSale:
         figures["environment"] = self._environment()
         figures["timeline"] = self.timeline
         figures["series"] = self._series()
+        figures["monitoring"] = self._monitoring_figures()
+        return figures
+
+    def _monitoring_figures(self):
+        """The scrapes of /metrics beside the benchmark's own figures: the
+        queue lag (oldest order placed and not imported yet) and the push
+        lag (order placed -> our write on the other store)."""
+        store_by_backend = {s.backend_id: n for n, s in self.stack.stores.items()}
+        imported = {
+            (store_by_backend.get(backend_id), external_id): at
+            for backend_id, external_id, at in self.stack.sql(
+                "SELECT backend_id, external_id, "
+                "EXTRACT(EPOCH FROM create_date)::float FROM marketplace_order_binding "
+                "WHERE order_id IS NOT NULL"
+            )
+        }
+        orders = [
+            (order["t"], imported.get((order["store"], str(order["id"]))))
+            for order in self.placed
+        ]
+        figures = compare(
+            self.scraper.scrapes,
+            self.options.scrape_interval,
+            orders,
+            self._written,
+            self._sale_started,
+        )
+        figures["failed_scrapes"] = self.scraper.failures
         return figures
 
     def _transactions(self):
@@ -1252,6 +1294,7 @@ class FlashSale:
                 reached = min(t for t in (written, sold_down) if t is not None)
                 if written is not None:
                     written_latencies.append(written - order["t"])
+                    self._written.append((written, written - order["t"]))
                 if reached != written:
                     by_own_sales += 1
                 latencies.append(reached - order["t"])
@@ -1622,6 +1665,13 @@ def parse_args(argv):
         default="all",
         help=f"'all', 'none' or a comma list of {','.join(ALL_FAULTS)}",
     )
+    parser.add_argument(
+        "--scrape-interval",
+        type=float,
+        default=5.0,
+        help="seconds between two scrapes of /metrics during the sale (its "
+        "histograms then cover one interval); default 5",
+    )
     parser.add_argument("--workers", type=int, default=6, help="Odoo HTTP workers")
     parser.add_argument(
         "--job-workers",
@@ -1704,6 +1754,7 @@ def parse_args(argv):
         profile_path=args.profile_path,
         import_batch=args.import_batch,
         autovacuum=args.autovacuum,
+        scrape_interval=args.scrape_interval,
         drain_timeout=args.drain_timeout or max(1800.0, 0.5 * args.orders),
     )
 

@@ -60,6 +60,50 @@ def _cpu_rows(cpu, row):
         row("  all, per order imported", f"{_fmt(per_order['all'])} ms")
 
 
+def _monitoring_rows(monitoring, section, row):
+    """/metrics scraped during the sale, beside the benchmark's own figures:
+    the queue lag and push lag curves, one line per scrape."""
+    if not monitoring or not monitoring.get("scrapes"):
+        return
+    interval = monitoring["interval_s"]
+    section(f"Monitoring: /metrics every {_fmt(interval)} s, beside our own figures")
+    row(
+        "scrapes",
+        f"{monitoring['scrapes']} ({monitoring.get('failed_scrapes', 0)} failed); "
+        f"answered in {_fmt(monitoring['scrape_client_ms_p50'])} ms p50, "
+        f"{_fmt(monitoring['scrape_client_ms_max'])} max (queries "
+        f"{_fmt(monitoring['scrape_server_ms_p50'])} / "
+        f"{_fmt(monitoring['scrape_server_ms_max'])} ms)",
+    )
+    row(
+        "queue lag: scrape vs ours",
+        f"largest gap {_fmt(monitoring['max_queue_lag_gap_s'])} s; "
+        f"{monitoring['queue_lag_within_interval']} of {monitoring['scrapes']} "
+        f"within one interval",
+    )
+    row(
+        "push lag p95: scrape vs ours",
+        f"largest gap {_fmt(monitoring['max_push_lag_p95_gap_s'])} s; "
+        f"{monitoring['push_lag_within_interval']} of "
+        f"{monitoring['push_lag_compared']} within one interval",
+    )
+    row(
+        "   s  | queue lag s  | push p50 s   | push p95 s   | import p95",
+        "  (scrape / ours)",
+    )
+    for line in monitoring["rows"]:
+        row(
+            f"{line['s']:>6} | {_fmt(line['queue_lag_s']):>5} / "
+            f"{_fmt(line['own_queue_lag_s']):<5}| "
+            f"{_fmt(line['push_lag_p50_s']):>5} / "
+            f"{_fmt(line['own_push_lag_p50_s']):<5}| "
+            f"{_fmt(line['push_lag_p95_s']):>5} / "
+            f"{_fmt(line['own_push_lag_p95_s']):<5}| "
+            f"{_fmt(line['import_latency_p95_s'])}",
+            "",
+        )
+
+
 def table(results):
     """The figures as aligned text, with the targets of the issue."""
     rows = []
@@ -239,6 +283,8 @@ def table(results):
             f"{propagation['nothing_to_propagate']} nothing to change, "
             f"{propagation['never_written']} never written",
         )
+
+    _monitoring_rows(results.get("monitoring"), section, row)
 
     processing = results.get("processing", {})
     if processing:

@@ -38,7 +38,15 @@ def services(compose):
 
 
 def test_topology(services):
-    assert set(services) == {"db", "init", "jobs", "webhook", "proxy"}
+    assert set(services) == {
+        "db",
+        "init",
+        "jobs",
+        "webhook",
+        "proxy",
+        "prometheus",
+        "grafana",
+    }
     assert services["init"]["command"] == ["init"]
     assert services["jobs"]["command"] == ["jobs"]
     assert services["webhook"]["command"] == ["webhook"]
