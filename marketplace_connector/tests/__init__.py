@@ -5,7 +5,6 @@ from . import test_pull_intake
 from . import test_channel_abilities
 from . import test_shipments
 from . import test_company_rules
-from . import test_metrics
 from . import test_alerts
 from . import test_retention
 from . import test_order_batch
