@@ -7,7 +7,7 @@
 #            port; no runner of its own, no cron, at a lower CPU priority
 #   init     creates the database with our addons when it is not there
 #            yet, then exits (the servers start after it)
-#   upgrade  -u marketplace_connector,marketplace_shopify (after a new
+#   upgrade  -u marketplace_connector,marketplace_shopify,marketplace_amazon (after a new
 #            image: the migrations run), then exits
 #   anything else runs as a command (e.g. "odoo shell -c /run/odoo/odoo.conf")
 #
@@ -52,8 +52,8 @@ done
 : "${ODOO_CRON_THREADS:=1}"
 : "${ODOO_JOBS_NICE:=10}"
 export DB_HOST DB_PORT DB_USER ODOO_DB
-: "${MARKETPLACE_JOB_CHANNELS:=root:4,root.marketplace.inbound:2,root.marketplace.stock:1,root.marketplace.poll:1}"
-MODULES=marketplace_connector,marketplace_shopify
+: "${MARKETPLACE_JOB_CHANNELS:=root:4,root.marketplace.inbound:2,root.marketplace.stock:1,root.marketplace.poll:1,root.marketplace.pull:1}"
+MODULES=marketplace_connector,marketplace_shopify,marketplace_amazon
 BASE_CONFIG=${MARKETPLACE_BASE_CONFIG:-/etc/odoo/odoo.conf}
 CONFIG=${MARKETPLACE_RUNTIME_CONFIG:-/run/odoo/odoo.conf}
 
@@ -152,10 +152,11 @@ if exists:
         if cr.fetchone()[0]:
             cr.execute(
                 "SELECT count(*) FROM ir_module_module "
-                "WHERE name IN ('marketplace_connector', 'marketplace_shopify') "
+                "WHERE name IN ('marketplace_connector', 'marketplace_shopify', "
+                "'marketplace_amazon') "
                 "AND state = 'installed'"
             )
-            if cr.fetchone()[0] == 2:
+            if cr.fetchone()[0] == 3:
                 state = "ready"
     conn.close()
 print(state)

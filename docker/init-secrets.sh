@@ -21,4 +21,14 @@ if [ ! -s "$dir/encryption_key" ]; then
     openssl rand 32 | base64 | tr '+/' '-_' >"$dir/encryption_key"
     echo "wrote $dir/encryption_key"
 fi
-chmod 0644 "$dir/db_password" "$dir/encryption_key"
+if [ ! -s "$dir/metrics_token" ]; then
+    # the bearer token Prometheus scrapes /metrics with
+    openssl rand -hex 32 >"$dir/metrics_token"
+    echo "wrote $dir/metrics_token"
+fi
+if [ ! -s "$dir/grafana_password" ]; then
+    openssl rand -hex 16 >"$dir/grafana_password"
+    echo "wrote $dir/grafana_password"
+fi
+chmod 0644 "$dir/db_password" "$dir/encryption_key" "$dir/metrics_token" \
+    "$dir/grafana_password"
