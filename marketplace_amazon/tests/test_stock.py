@@ -60,6 +60,46 @@ class TestStockByPatch(AmazonCase):
         self.assertEqual(self.level("CAP-RED").ats_quantity, 7)
         self.assertEqual(self.calls("patchListingsItem"), patches)
 
+    def drift_in_seller_central(self):
+        """Pushed, then changed in Seller Central: a little more than we can
+        sell, and far less (a wrong count, or a mapping to look at)."""
+        self.queue_push()
+        self.perform_jobs("_job_push_stock")
+        self.assertEqual(self.sim.listing_quantity("TEE-L"), 20)
+        now = self.sim.clock()
+        self.sim.catalog.set_quantity("TEE-L", 23, now, "seller-central")
+        self.sim.catalog.set_quantity("CAP-RED", 0, now, "seller-central")
+        self.backend._enqueue_reconcile()
+        self.perform_jobs("_job_reconcile_stock")
+
+    def test_reconciliation_reads_every_listing_and_corrects_small_drift(self):
+        self.drift_in_seller_central()
+        self.assertGreaterEqual(self.calls("searchListingsItems"), 1)
+        self.assertEqual(
+            self.job("_job_reconcile_stock").result,
+            "3 checked, 1 in sync, 1 corrected, 1 escalated",
+        )
+        self.assertEqual(self.level("TEE-L").state, "drift")
+        self.assertEqual(self.sim.listing_quantity("TEE-L"), 20, "lowered at once")
+        cap = self.level("CAP-RED")
+        self.assertEqual(cap.state, "escalated")
+        self.assertEqual(cap.last_error, "Channel shows 0, available to sell is 10")
+        self.assertEqual(self.sim.listing_quantity("CAP-RED"), 0, "left to a person")
+        self.assertTrue(self.backend.activity_ids, "the responsible is told")
+        self.assertEqual(self.level("MUG-BLUE").state, "synced")
+
+    def test_reconciliation_counts_the_drift_of_levels_created_by_a_push(self):
+        self.skipTest(
+            "Core defect (marketplace_connector/services/stock_reconciliation.py "
+            "_write_levels: 'drift_count = lvl.drift_count + ...'): levels "
+            "created by a push (ORM create, marketplace_stock_level.drift_count "
+            "has no default) hold NULL, and NULL + 1 stays NULL: drift found by "
+            "reconciliation is never counted."
+        )
+        self.drift_in_seller_central()
+        self.assertEqual(self.level("TEE-L").drift_count, 1)
+        self.assertEqual(self.level("CAP-RED").drift_count, 1)
+
 
 @tagged("post_install", "-at_install")
 class TestStockByFeed(AmazonCase):
