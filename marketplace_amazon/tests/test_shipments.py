@@ -30,10 +30,10 @@ class TestShipmentConfirmation(AmazonCase):
         self.assertEqual(sale.state, "sale")
         return order, sale
 
-    def ship(self, picking, quantities, tracking):
+    def ship(self, picking, quantities, tracking, carrier=None):
         """Validate a delivery of ``quantities`` ({sku: qty}), the rest left
         for a backorder."""
-        picking.carrier_id = self.carrier
+        picking.carrier_id = carrier or self.carrier
         picking.carrier_tracking_ref = tracking
         for move in picking.move_ids:
             move.quantity = quantities.get(move.product_id.default_code, 0)
@@ -115,6 +115,21 @@ class TestShipmentConfirmation(AmazonCase):
         attempts = self.sim.shipment_attempts(order["orderId"])
         self.assertEqual([a["accepted"] for a in attempts], [True, False, True, False])
         self.assertEqual(self.status(order), "SHIPPED")
+
+    def test_an_unmapped_carrier_goes_as_other_with_its_name(self):
+        order, sale = self.import_order([("TEE-L", 1)])
+        local = self.env["delivery.carrier"].create(
+            {"name": "Local Courier", "product_id": self.carrier.product_id.id}
+        )
+        self.ship(sale.picking_ids, {"TEE-L": 1}, "JD014600006281234567", local)
+        shipment = sale.marketplace_shipment_ids
+        self.perform_jobs("_job_send")
+        self.assertEqual(shipment.state, "sent", shipment.last_error)
+        [attempt] = self.sim.shipment_attempts(order["orderId"])
+        self.assertEqual(attempt["packageDetail"]["carrierCode"], "Other")
+        self.assertEqual(attempt["packageDetail"]["carrierName"], "Local Courier")
+        [package] = self.sim.shipments(order["orderId"])
+        self.assertEqual(package["carrier"], "Local Courier")
 
     def test_a_delivery_amazon_refuses_is_visible(self):
         order, sale = self.import_order([("CAP-RED", 1)])
