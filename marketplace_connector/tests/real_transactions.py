@@ -23,7 +23,7 @@ _ORDER_IDS = itertools.count(1)
 
 def order_payload(lines, status="paid", updated_at="2026-12-01T10:00:00+00:00", **kw):
     """An order payload of the test channel (``lines``: [(sku, qty)]), with
-    an id no other run uses (these tests commit)."""
+    an id and a customer no other run uses (these tests commit)."""
     order_id = f"R{uuid.uuid4().hex[:8]}-{next(_ORDER_IDS)}"
     return {
         "id": order_id,
@@ -32,8 +32,14 @@ def order_payload(lines, status="paid", updated_at="2026-12-01T10:00:00+00:00", 
         "created_at": "2026-12-01T09:59:00+00:00",
         "updated_at": updated_at,
         "status": status,
-        "customer": {"id": "c-1", "email": "ada@example.com", "first_name": "Ada"},
-        "address": {"first_name": "Ada", "city": "Paris", "country_code": "FR"},
+        # a customer of its own: the partners these tests commit stay, and
+        # must not be found by other tests' imports (by id or by email)
+        "customer": {
+            "id": f"c-{order_id}",
+            "email": f"buyer-{order_id}@example.com",
+            "first_name": "Buyer",
+        },
+        "address": {"first_name": "Buyer", "city": "Paris", "country_code": "FR"},
         "lines": [
             {
                 "id": f"{order_id}-{index}",
