@@ -207,6 +207,12 @@ class AmazonCase(JobRunnerMixin, LoopbackHttpCase):
             [(sku, quantity, self.price(sku)) for sku, quantity in lines], **options
         )
 
+    def lose_notifications(self):
+        """Every message on the queue is lost (as when a subscription was
+        broken): only a poll can find those orders."""
+        with self.sim.sqs.lock:
+            self.sim.sqs.queues[self.sim.queue_name].copies.clear()
+
     # Intake
 
     def pull(self):
@@ -260,9 +266,13 @@ class AmazonCase(JobRunnerMixin, LoopbackHttpCase):
         """How many times the simulator answered ``operation``."""
         return self.sim.request_stats.operation(operation)["calls"]
 
-    def job(self, method):
+    def job(self, method, **domain):
+        """The newest job of ``method`` (the one a test just queued)."""
         return self.env["queue.job"].search(
-            [("method_name", "=", method)], order="id desc", limit=1
+            [("method_name", "=", method)]
+            + [(key, "=", value) for key, value in domain.items()],
+            order="id desc",
+            limit=1,
         )
 
     @staticmethod

@@ -95,7 +95,7 @@ class TestThrottling(AmazonCase):
 
     def test_a_429_storm_postpones_pushes_and_polls_without_spending_retries(self):
         order = self.create_order([("TEE-L", 2)])
-        self.sim.sqs.queues[self.sim.queue_name].copies.clear()  # lost
+        self.lose_notifications()
         self.sim.clock.advance(180)
         self.sim.throttle(self.STORM)
         self.change_stock("MUG-BLUE", -1)

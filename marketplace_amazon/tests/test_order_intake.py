@@ -98,8 +98,10 @@ class TestNotificationIntake(AmazonCase):
         self.sim.duplicate_next_messages(3)
         self.sim.reorder_messages(True)
         self.pull()
-        queue = self.sim.sqs.queues[self.sim.queue_name]
-        self.assertEqual(queue.duplicates_pending, 0, "the duplicates were received")
+        self.assertEqual(
+            self.job("_job_pull_events", state="done").result,
+            "3 stored, 3 duplicate, 0 unparseable, 0 skipped",
+        )
         self.assertEqual(self.sim.queue_messages(), [], "every copy deleted")
         self.assertEqual(
             sorted(self.events().mapped("external_id")),
@@ -252,7 +254,7 @@ class TestPolling(AmazonCase):
     def test_poll_stays_two_minutes_behind_then_imports(self):
         # the notification is lost: only the poll can find the order
         order = self.create_order([("TEE-L", 1)], shipping="3.99")
-        self.sim.sqs.queues[self.sim.queue_name].copies.clear()
+        self.lose_notifications()
         self.poll()
         self.assertEqual(self.calls("searchOrders"), 1)
         self.assertEqual(self.sim.stats["errors"], 0, "the two-minute rule is kept")
@@ -293,7 +295,7 @@ class TestPolling(AmazonCase):
         self.assertEqual(sale.state, "sale")
         self.sim.clock.advance(60)
         self.sim.cancel_order(order["orderId"], by="BUYER")
-        self.sim.sqs.queues[self.sim.queue_name].copies.clear()
+        self.lose_notifications()
         self.sim.clock.advance(180)
         self.poll()
         self.perform_jobs("_job_process")
