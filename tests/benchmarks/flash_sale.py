@@ -84,6 +84,7 @@ import psutil  # noqa: E402
 import psycopg2  # noqa: E402
 
 from tests.benchmarks import ceilings, report  # noqa: E402
+from tests.benchmarks.amazon_seller import AmazonSale, AmazonSeller  # noqa: E402
 from tests.benchmarks.autovacuum import autovacuum_on  # noqa: E402
 from tests.benchmarks.cpu_usage import CpuUsage  # noqa: E402
 from tests.benchmarks.metrics_scrape import (  # noqa: E402
@@ -94,7 +95,20 @@ from tests.benchmarks.metrics_scrape import (  # noqa: E402
 from tests.benchmarks.processing_rate import sustained_rates  # noqa: E402
 from tests.benchmarks.stack import CHANNELS, Sku, Stack, WebhookSender  # noqa: E402
 
-ALL_FAULTS = ("dup", "reorder", "drop", "429", "5xx", "kill", "pgrestart", "latency")
+#: ``sqs`` and ``lwa`` hit the Amazon seller only (``--amazon``); ``429``
+#: and ``5xx`` hit every channel
+ALL_FAULTS = (
+    "dup",
+    "reorder",
+    "drop",
+    "429",
+    "5xx",
+    "kill",
+    "pgrestart",
+    "latency",
+    "sqs",
+    "lwa",
+)
 DATABASE = "marketplace_bench_flash"
 LATENCY_PARAM = "marketplace_connector.simulated_import_latency_ms"
 IMPORT_BATCH_PARAM = "marketplace_connector.import_batch_size"
@@ -209,6 +223,7 @@ class Options:
     profile_seconds: float = 30.0
     import_batch: int | None = None  # None: the module's default
     autovacuum: bool = True  # on for the run when the server has it off
+    amazon: bool = False  # one Shopify store and one Amazon seller
     scrape_interval: float = 5.0  # GET /metrics every this many seconds
     verbose: bool = True
 
@@ -281,6 +296,7 @@ class FlashSale:
         for sku in self.scarce + self.plentiful:
             sku.channel_stock = 0  # the channels show what Odoo pushes
         self.stack = None
+        self.amazon = self.amazon_sale = None  # the Amazon seller (--amazon)
         self.placed = []  # one dict per order placed
         self.levels = {}  # (store, sku) -> [(epoch, available)] after sales
         self.writes = {}  # store -> [(epoch, item, quantity)] applied writes
@@ -321,8 +337,13 @@ class FlashSale:
         modules = "web,queue_job"
         if options.intake == "fast":
             modules += ",marketplace_connector"
+        if options.amazon:
+            self.amazon = AmazonSeller(
+                self.scarce + self.plentiful, options.seed, options.database
+            )
+            self.amazon_sale = AmazonSale(self, self.amazon)
         self.stack = Stack(
-            stores=("a", "b"),
+            stores=("a",) if options.amazon else ("a", "b"),
             skus=self.scarce + self.plentiful,
             workers=options.workers,
             job_workers=options.job_workers,
@@ -338,8 +359,11 @@ class FlashSale:
             webhook_options=webhook_options,
         )
         started = time.monotonic()
-        self.stack.start()
         try:
+            if self.amazon:
+                self.amazon.start()
+                self.stack.busy_checks.append(self.amazon.queue_busy)
+            self.stack.start()
             autovacuum = self._exit_stack.enter_context(
                 autovacuum_on(self.stack.connect, enable=options.autovacuum)
             )
@@ -360,6 +384,8 @@ class FlashSale:
         finally:
             self._stop_sampling.set()
             self.stack.stop()
+            if self.amazon:
+                self.amazon.stop()
             self._exit_stack.close()
         self.results["verdict"] = self._verdict()
         return self.results
@@ -376,6 +402,25 @@ class FlashSale:
             env["ir.config_parameter"].set_param(
                 IMPORT_BATCH_PARAM, str(self.options.import_batch)
             )
+        if self.amazon:
+            warehouse = env["stock.warehouse"].search([], limit=1)
+            pricelist = env["product.pricelist"].search(
+                [("currency_id", "=", env.ref("base.USD").id)], limit=1
+            )
+            self.amazon.configure(
+                env,
+                warehouse,
+                pricelist,
+                stack.product_ids,
+                {"stock_buffer_units": self.options.buffer_units},
+            )
+
+    def _backend_by_channel(self):
+        """``{channel name: backend id}``: the stores and the Amazon seller."""
+        channels = {name: store.backend_id for name, store in self.stack.stores.items()}
+        if self.amazon:
+            channels[self.amazon.name] = self.amazon.backend_id
+        return channels
 
     # The sale
 
@@ -428,6 +473,8 @@ class FlashSale:
 
     def _place_orders(self):
         stores = list(self.stack.stores.values())
+        if self.amazon:
+            stores.append(self.amazon)
         start = time.monotonic()
         for index in range(self.options.orders):
             if self.rate:
@@ -435,7 +482,14 @@ class FlashSale:
                 if delay > 0:
                     time.sleep(delay)
             store = self.rng.choice(stores)
-            self._place(store, self._wanted_lines())
+            if store is self.amazon:
+                self.amazon_sale.place(self._wanted_lines())
+            else:
+                self._place(store, self._wanted_lines())
+            if self.amazon:
+                self.amazon_sale.pay_due()
+        if self.amazon:
+            self.amazon_sale.pay_due(everything=True)
 
     def _place(self, store, wanted):
         sim = store.sim
@@ -624,6 +678,10 @@ class FlashSale:
             plan += [("imported", 0.30, "5xx"), ("imported", 0.78, "5xx")]
         if "pgrestart" in self.faults:
             plan += [("delivered", 0.55, "pgrestart")]
+        if self.amazon and "sqs" in self.faults:
+            plan += [("imported", 0.20, "sqs"), ("imported", 0.60, "sqs")]
+        if self.amazon and "lwa" in self.faults:
+            plan += [("imported", 0.25, "lwa"), ("imported", 0.65, "lwa")]
         return sorted(plan, key=lambda entry: entry[1])
 
     def _progress(self, basis):
@@ -640,6 +698,8 @@ class FlashSale:
                 and 200 <= status < 300
                 and topic.startswith("orders/")
             )
+        if self.amazon_sale:  # an order placed, then paid: on the queue
+            delivered += self.amazon_sale.sent
         return delivered / (2 * total)  # orders/create and orders/paid
 
     def _inject_faults(self):
@@ -722,11 +782,19 @@ class FlashSale:
             threading.Thread(
                 target=self._storm, args=(STORM_SECONDS,), daemon=True
             ).start()
+            if self.amazon_sale:  # Amazon's usage plans emptied as long
+                self.amazon_sale.storm(STORM_SECONDS)
             self.mark("fault 429", f"rate-limit buckets held full {STORM_SECONDS} s")
         elif fault == "5xx":
             threading.Thread(
                 target=self._errors, args=(ERRORS_SECONDS,), daemon=True
             ).start()
+            if self.amazon_sale:
+                threading.Thread(
+                    target=self.amazon_sale.errors,
+                    args=(ERRORS_SECONDS, random.Random(self.fault_rng.random())),
+                    daemon=True,
+                ).start()
             self.mark(
                 "fault 5xx", f"Admin API answers 503/500/502 for {ERRORS_SECONDS} s"
             )
@@ -747,12 +815,21 @@ class FlashSale:
         elif fault == "latency off":
             self.stack.set_param(LATENCY_PARAM, "0")
             self.mark("latency off")
+        elif fault == "sqs":
+            self.amazon_sale.sqs_faults()
+            self.mark(
+                "fault sqs",
+                "Amazon's queue: duplicates, reordering, deletions failing",
+            )
+        elif fault == "lwa":
+            self.amazon_sale.expire_tokens()
+            self.mark("fault lwa", "every Amazon access token expired")
 
     # End of the run
 
     def _finish(self):
         stack = self.stack
-        backend_ids = [store.backend_id for store in stack.stores.values()]
+        backend_ids = list(self._backend_by_channel().values())
         events_before = stack.sql("SELECT count(*) FROM marketplace_event")[0][0]
         with stack.env() as env:
             env["marketplace.backend"].browse(backend_ids)._enqueue_poll()
@@ -780,6 +857,9 @@ class FlashSale:
         stack.wait_until_drained(
             timeout=self.options.drain_timeout, settle=3.0, busy=reconciling
         )
+        if self.amazon:  # Amazon applies our last PATCHes and feeds later
+            self.amazon.wait_for_listings()
+            stack.wait_until_drained(timeout=self.options.drain_timeout, settle=3.0)
         self.mark("reconciled and drained")
         self._reconciliation_since = last
         self.scraper.stop()
@@ -802,6 +882,15 @@ class FlashSale:
             }
             for name, store in self.stack.stores.items()
         }
+        if self.amazon:
+            figures["amazon"] = self.amazon_sale.figures(self.stack)
+            stats = self.amazon.stats()
+            figures["channels_api"][self.amazon.name] = {
+                "requests": stats["requests"],
+                "throttled": stats["throttled"],
+                "errors_injected": stats["faults_injected"],
+                "by_status": stats["by_status"],
+            }
         figures["throttled_total"] = sum(
             api["throttled"] for api in figures["channels_api"].values()
         )
@@ -994,7 +1083,7 @@ class FlashSale:
 
     def _order_figures(self):
         stack = self.stack
-        backend_by_store = {n: s.backend_id for n, s in stack.stores.items()}
+        backend_by_store = self._backend_by_channel()
         rows = stack.sql(
             """
             SELECT b.backend_id, b.external_id, so.id, so.state, so.amount_total
@@ -1055,6 +1144,10 @@ class FlashSale:
                 "not_confirmed": unconfirmed[:10],
             },
             "sold_out_substitutions": self.sold_out_hits,
+            "by_channel": {
+                name: sum(1 for order in self.placed if order["store"] == name)
+                for name in backend_by_store
+            },
         }
 
     def _initial_stock(self):
@@ -1063,6 +1156,8 @@ class FlashSale:
     def _oversold_figures(self):
         sold = {}
         for order in self.placed:
+            if order.get("afn"):  # shipped from Amazon's stock, not ours
+                continue
             for sku, quantity in order["lines"]:
                 sold[sku] = sold.get(sku, 0) + quantity
         stock = self._initial_stock()
@@ -1204,25 +1299,26 @@ class FlashSale:
         }
         mismatches, states = [], {}
         checked = 0
-        for name, store in stack.stores.items():
-            policy = policies[store.backend_id]
-            for sku, variant in store.variants.items():
-                checked += 1
-                ats = available_to_sell(free.get(sku, 0.0), policy, share_total)
-                channel = store.sim.inventory_level(variant["inventory_item_id"])
-                level_ats, state = stored.get((store.backend_id, sku), (None, None))
-                states[state] = states.get(state, 0) + 1
-                if channel != ats or level_ats != ats:
-                    mismatches.append(
-                        {
-                            "store": name,
-                            "sku": sku,
-                            "channel": channel,
-                            "ats_now": ats,
-                            "ats_stored": level_ats,
-                            "state": state,
-                        }
-                    )
+        shown = self._channel_quantities()
+        backends = self._backend_by_channel()
+        for (name, sku), channel in shown.items():
+            backend_id = backends[name]
+            policy = policies[backend_id]
+            checked += 1
+            ats = available_to_sell(free.get(sku, 0.0), policy, share_total)
+            level_ats, state = stored.get((backend_id, sku), (None, None))
+            states[state] = states.get(state, 0) + 1
+            if channel != ats or level_ats != ats:
+                mismatches.append(
+                    {
+                        "store": name,
+                        "sku": sku,
+                        "channel": channel,
+                        "ats_now": ats,
+                        "ats_stored": level_ats,
+                        "state": state,
+                    }
+                )
         return {
             "checked": checked,
             "mismatched": len(mismatches),
@@ -1231,16 +1327,24 @@ class FlashSale:
             "final_scarce": {
                 sku.code: {
                     "odoo_free": free.get(sku.code, 0.0),
-                    **{
-                        name: store.sim.inventory_level(
-                            store.variants[sku.code]["inventory_item_id"]
-                        )
-                        for name, store in stack.stores.items()
-                    },
+                    **{name: shown[(name, sku.code)] for name in backends},
                 }
                 for sku in self.scarce
             },
         }
+
+    def _channel_quantities(self):
+        """``{(channel, sku): quantity}`` each channel shows now (Amazon: after
+        every write it accepted has landed)."""
+        shown = {}
+        for name, store in self.stack.stores.items():
+            for sku, variant in store.variants.items():
+                item = variant["inventory_item_id"]
+                shown[(name, sku)] = store.sim.inventory_level(item)
+        if self.amazon:
+            for sku, quantity in self.amazon.listings().items():
+                shown[(self.amazon.name, sku)] = quantity
+        return shown
 
     def _propagation_figures(self):
         stack = self.stack
@@ -1254,9 +1358,16 @@ class FlashSale:
                 sku = item_sku.get((name, item))
                 if sku:
                     writes.setdefault((name, sku), []).append((t, quantity))
+        if self.amazon:  # the quantities we wrote, when they landed
+            for sku, history in self.amazon.histories()["history"].items():
+                for at, quantity, source in history:
+                    if source.startswith(("patch:", "feed:")):
+                        writes.setdefault((self.amazon.name, sku), []).append(
+                            (at, quantity)
+                        )
         for series in writes.values():
             series.sort()
-        store_by_backend = {s.backend_id: n for n, s in stack.stores.items()}
+        store_by_backend = {b: n for n, b in self._backend_by_channel().items()}
         placed = {(o["store"], o["id"]): o for o in self.placed}
         entries = stack.sql(
             """
@@ -1274,7 +1385,7 @@ class FlashSale:
             if order is None:
                 continue
             target = self._ats(float(free_before) + float(quantity))
-            for other in stack.stores:
+            for other in store_by_backend.values():
                 if other == store:
                     continue
                 shown = self._shown_at(other, sku, order["t"], writes)
@@ -1519,6 +1630,12 @@ class FlashSale:
         stock = self.results.get("stock", {})
         if stock.get("mismatched"):
             failures.append(f"{stock['mismatched']} (store, SKU) quantities mismatched")
+        afn = self.results.get("amazon", {}).get("afn", {})
+        if afn.get("touching_stock") or afn.get("not_flagged"):
+            failures.append(
+                f"{afn['touching_stock']} AFN order(s) touching our stock, "
+                f"{afn['not_flagged']} not booked as fulfilled by Amazon"
+            )
         skipped = [e["detail"] for e in self.timeline if e["event"] == "fault skipped"]
         return {"passed": not failures, "failures": failures, "faults_skipped": skipped}
 
@@ -1705,6 +1822,13 @@ def parse_args(argv):
     )
     parser.add_argument("--buffer", dest="buffer_units", type=int, default=2)
     parser.add_argument(
+        "--amazon",
+        action="store_true",
+        help="two channels: one Shopify store and one Amazon seller (the "
+        "Amazon simulator in a process of its own) share every product; "
+        "adds the faults sqs and lwa",
+    )
+    parser.add_argument(
         "--import-batch",
         type=int,
         help="orders one import job imports in all (system parameter "
@@ -1754,6 +1878,7 @@ def parse_args(argv):
         profile_path=args.profile_path,
         import_batch=args.import_batch,
         autovacuum=args.autovacuum,
+        amazon=args.amazon,
         scrape_interval=args.scrape_interval,
         drain_timeout=args.drain_timeout or max(1800.0, 0.5 * args.orders),
     )

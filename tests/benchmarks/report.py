@@ -2,6 +2,7 @@
 
 import json
 
+from tests.benchmarks.amazon_seller import report_rows
 from tests.benchmarks.processing_rate import PHASES
 
 
@@ -216,6 +217,8 @@ def table(results):
         row("final poll: new events", results.get("final_poll_new_events"))
         row("events by source", results.get("events_by_source"))
         row("events by state", results.get("events"))
+
+    report_rows(results.get("amazon"), section, row, _fmt)
 
     oversold = results.get("oversold", {})
     if oversold:
