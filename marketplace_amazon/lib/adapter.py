@@ -74,6 +74,8 @@ class AmazonAdapter(
     """
 
     marketplace_type = "amazon"
+    #: Amazon keeps the units of a PENDING order (not paid yet) for it
+    unpaid_orders_hold_stock = True
     stock_abilities = StockAbilities(
         compare_and_set=False, asynchronous=True, batch_size=feeds.MAX_MESSAGES
     )

@@ -136,13 +136,6 @@ class TestThrottling(AmazonCase):
         self.assertEqual(self.sale_order(order).state, "sale")
 
     def test_a_429_storm_spends_no_retry_of_an_import(self):
-        self.skipTest(
-            "Core defect (marketplace_connector/models/marketplace_event.py "
-            "_process_and_record, 'except RetryableError'): a RateLimitedError "
-            "becomes a RetryableJobError without ignore_retry, so every 429 of "
-            "getOrder spends one of the event job's retries and a long storm "
-            "ends with dead events."
-        )
         self.create_order([("TEE-L", 1)])
         self.pull()
         self.sim.throttle(self.STORM)

@@ -89,13 +89,6 @@ class TestStockByPatch(AmazonCase):
         self.assertEqual(self.level("MUG-BLUE").state, "synced")
 
     def test_reconciliation_counts_the_drift_of_levels_created_by_a_push(self):
-        self.skipTest(
-            "Core defect (marketplace_connector/services/stock_reconciliation.py "
-            "_write_levels: 'drift_count = lvl.drift_count + ...'): levels "
-            "created by a push (ORM create, marketplace_stock_level.drift_count "
-            "has no default) hold NULL, and NULL + 1 stays NULL: drift found by "
-            "reconciliation is never counted."
-        )
         self.drift_in_seller_central()
         self.assertEqual(self.level("TEE-L").drift_count, 1)
         self.assertEqual(self.level("CAP-RED").drift_count, 1)

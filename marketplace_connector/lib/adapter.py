@@ -95,6 +95,11 @@ class MarketplaceAdapter(abc.ABC):
 
     #: value of ``marketplace.backend.marketplace_type``
     marketplace_type = None
+    #: whether the channel keeps the units of an order it has not let us
+    #: import yet (Amazon's pending orders): its demand then keeps counting
+    #: against available-to-sell until a newer state of it is processed;
+    #: otherwise it stops counting once its event is processed
+    unpaid_orders_hold_stock = False
 
     def __init__(self, config, rate_gate=None):
         self.config = config

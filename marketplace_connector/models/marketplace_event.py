@@ -26,9 +26,9 @@ from odoo.tools.sql import create_index
 from odoo.addons.queue_job.exception import RetryableJobError
 
 from ..lib.database_errors import CONCURRENCY_ERRORS
-from ..lib.errors import PermanentError, RetryableError
+from ..lib.errors import PermanentError, RateLimitedError, RetryableError
 from ..services.event_processor import EventProcessor
-from ..services.job_errors import retry_when_database_returns
+from ..services.job_errors import retry_seconds, retry_when_database_returns
 from ..services.job_sql import delay_now, finish_jobs
 from ..services.order_batch import OrderBatch
 
@@ -134,6 +134,7 @@ class MarketplaceEvent(models.Model):
         [
             ("received", "Received"),
             ("queued", "Queued"),
+            ("waiting", "Waiting (holds stock)"),
             ("done", "Done"),
             ("ignored", "Ignored"),
             ("failed", "Failed"),
@@ -182,6 +183,15 @@ class MarketplaceEvent(models.Model):
             self._table,
             ["backend_id", "id"],
             where="state = 'queued' AND resource_type = 'order'",
+        )
+        # orders not imported whose channel holds their units: few, read by
+        # every computation of available-to-sell
+        create_index(
+            self.env.cr,
+            "marketplace_event_waiting_order_index",
+            self._table,
+            ["backend_id", "external_id"],
+            where="state = 'waiting' AND resource_type = 'order'",
         )
 
     # Intake
@@ -300,7 +310,7 @@ class MarketplaceEvent(models.Model):
             return self._process_and_record()
 
     def _process_and_record(self):
-        if self.state in ("done", "ignored"):
+        if self.state in ("done", "ignored", "waiting"):
             return f"Already {self.state}"
         started = time.monotonic()
         try:
@@ -313,6 +323,12 @@ class MarketplaceEvent(models.Model):
                     log_exceptions=False,
                 )
                 results = self._run_processor()
+        except RateLimitedError as err:
+            # flow control, not a failure: back when the channel said,
+            # without spending one of the event's retries
+            raise RetryableJobError(
+                str(err), seconds=retry_seconds(err.retry_after), ignore_retry=True
+            ) from err
         except RetryableError as err:
             raise RetryableJobError(str(err), seconds=err.retry_after) from err
         except CONCURRENCY_ERRORS as err:
@@ -339,7 +355,10 @@ class MarketplaceEvent(models.Model):
                 continue
             event._record_result(state, message, order, processing_ms)
             events |= event
-        events._release_demand()
+        # a waiting order keeps its units until a newer state of it is
+        # processed; older states of an order are settled by a newer one
+        superseded = events._supersede_waiting()
+        (events.filtered(lambda e: e.state != "waiting") | superseded)._release_demand()
         _event, state, message, _order = results[0]
         taken = events - self
         if not taken:
@@ -401,6 +420,35 @@ class MarketplaceEvent(models.Model):
                     "last_error": f"{exc_name or 'Error'}: {exc_message or ''}",
                 }
             )
+
+    def _supersede_waiting(self):
+        """Older events of the same orders that were left waiting (an
+        unpaid order whose channel holds its units) are settled by these:
+        their demand stops counting. Returns them."""
+        orders = [(e.backend_id.id, e.external_id) for e in self if e.external_id]
+        if not orders:
+            return self.browse()
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            UPDATE marketplace_event old
+               SET state = 'ignored',
+                   result = 'Superseded by a newer state of the order'
+              FROM unnest(%s::int[], %s::varchar[], %s::int[]) AS new(b, o, id)
+             WHERE old.state = 'waiting' AND old.resource_type = 'order'
+               AND old.backend_id = new.b AND old.external_id = new.o
+               AND old.id != new.id
+            RETURNING old.id
+            """,
+            (
+                [b for b, _o in orders],
+                [o for _b, o in orders],
+                [e.id for e in self if e.external_id],
+            ),
+        )
+        superseded = self.browse([row[0] for row in self.env.cr.fetchall()])
+        superseded.invalidate_recordset(["state", "result"])
+        return superseded
 
     def _release_demand(self):
         """These events no longer wait: what they take from stock stops

@@ -23,6 +23,7 @@ class MarketplaceEventReport(models.Model):
         [
             ("received", "Received"),
             ("queued", "Queued"),
+            ("waiting", "Waiting (holds stock)"),
             ("done", "Done"),
             ("ignored", "Ignored"),
             ("failed", "Failed"),

@@ -221,9 +221,14 @@ class OrderImporter:
         """Whether this state of an order not imported yet creates its sale
         order: the adapter decides (its channel's statuses, the backend's
         policy); a cancelled order never does."""
+        return not order.is_cancelled and self.adapter.importable(order)
+
+    @property
+    def adapter(self):
+        """The backend's adapter, built once per import."""
         if self._adapter is None:
             self._adapter = self.backend._get_adapter()
-        return not order.is_cancelled and self._adapter.importable(order)
+        return self._adapter
 
     def _takes_stock(self, binding, order):
         """Whether applying this state confirms the sale order (reserves)."""
@@ -302,6 +307,9 @@ class OrderImporter:
             f"'{order.financial_status}' (channel and backend policy)"
         )
         self._set_sync(binding, "pending", message)
+        if self.adapter.unpaid_orders_hold_stock:
+            # the channel keeps its units for it: they keep counting
+            return "waiting", message + "; its units stay held"
         return "ignored", message
 
     def _confirm(self, binding, sale, order):

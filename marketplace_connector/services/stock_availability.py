@@ -74,7 +74,7 @@ def waiting_demand(env, product_ids, locations):
             SELECT DISTINCT ON (e.backend_id, e.external_id)
                    e.backend_id, e.external_id, e.demand
               FROM marketplace_event e
-             WHERE e.resource_type = 'order' AND e.state = 'queued'
+             WHERE e.resource_type = 'order' AND e.state IN ('queued', 'waiting')
              ORDER BY e.backend_id, e.external_id,
                       e.external_updated_at DESC NULLS LAST, e.id DESC
         ), lines AS MATERIALIZED (

@@ -198,7 +198,7 @@ class StockReconciler:
                SET ats_quantity = v.ats, last_confirmed_quantity = v.confirmed,
                    has_confirmed_quantity = v.has_confirmed, state = v.state,
                    last_error = v.error,
-                   drift_count = lvl.drift_count
+                   drift_count = COALESCE(lvl.drift_count, 0)
                        + CASE WHEN v.state IN ('drift', 'escalated') THEN 1 ELSE 0 END,
                    last_drift_at = CASE WHEN v.state IN ('drift', 'escalated')
                                         THEN now() at time zone 'UTC'

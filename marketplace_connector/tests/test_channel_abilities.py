@@ -3,6 +3,7 @@
 credentials, which orders import, compare-and-set or last-write-wins,
 asynchronous submissions, one rate budget per operation family."""
 
+import json
 import os
 from contextlib import closing
 from unittest.mock import patch
@@ -83,6 +84,42 @@ class TestWhichOrdersImport(ChannelCase):
         self.perform_jobs("_job_process")
         order = self.events(external_id=pending["id"]).sale_order_id
         self.assertEqual(order.state, "sale")
+
+    def test_an_unpaid_order_the_channel_holds_keeps_its_units(self):
+        self.backend.test_hold_unpaid = True
+        self.queue_push("GADGET")
+        self.perform_jobs("_job_push_stock")
+        pending = self.order([("GADGET", 3)], status="pending")
+        self.deliver(pending)
+        self.perform_jobs("_job_process")
+        event = self.events(external_id=pending["id"])
+        self.assertEqual(event.state, "waiting")
+        self.queue_push("GADGET")
+        self.perform_jobs("_job_push_stock")
+        self.assertEqual(self.channel.quantity("item-GADGET", LOCATION), 7)
+        # cancelled on the channel: the units are free again
+        cancelled = dict(
+            pending, status="cancelled", updated_at="2026-12-01T10:07:00+00:00"
+        )
+        self.deliver(cancelled)
+        self.perform_jobs("_job_process")
+        event.invalidate_recordset()
+        self.assertEqual(event.state, "ignored")
+        self.assertIn("Superseded", event.result)
+        self.perform_jobs("_job_push_stock")
+        self.assertEqual(self.channel.quantity("item-GADGET", LOCATION), 10)
+
+    def test_a_throttled_import_spends_no_retry(self):
+        order = self.channel.add_order(self.order([("WIDGET", 1)]))
+        self.channel.push_message(json.dumps({"type": "order", "order": order}))
+        self.backend._enqueue_pull()
+        self.perform_jobs("_job_pull_events", rounds=1)
+        self.channel.fail_next(429, count=2)
+        self.perform_jobs("_job_process", rounds=2)
+        job = self.pending_jobs("_job_process")
+        self.assertEqual(job.retry, 0, "postponed without spending a retry")
+        self.perform_jobs("_job_process")
+        self.assertEqual(self.events(external_id=order["id"]).state, "done")
 
     def test_an_order_fulfilled_by_the_channel_moves_none_of_our_stock(self):
         payload = self.order([("WIDGET", 4)], fulfilled_by_channel=True)

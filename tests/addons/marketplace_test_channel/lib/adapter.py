@@ -123,6 +123,10 @@ class TestChannelAdapter(
     pull_wait_seconds = 0
 
     @property
+    def unpaid_orders_hold_stock(self):
+        return bool(self.config.setting("hold_unpaid", False))
+
+    @property
     def stock_abilities(self):
         return StockAbilities(
             compare_and_set=bool(self.config.setting("compare_and_set", True)),

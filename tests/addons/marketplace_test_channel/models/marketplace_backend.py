@@ -35,6 +35,7 @@ class MarketplaceBackend(models.Model):
     test_compare_and_set = fields.Boolean(default=True)
     test_asynchronous = fields.Boolean()
     test_import_unpaid = fields.Boolean()
+    test_hold_unpaid = fields.Boolean()
 
     def _credential_fields(self):
         return {**super()._credential_fields(), **TEST_CREDENTIALS}
@@ -46,5 +47,6 @@ class MarketplaceBackend(models.Model):
                 compare_and_set=self.test_compare_and_set,
                 asynchronous=self.test_asynchronous,
                 import_unpaid=self.test_import_unpaid,
+                hold_unpaid=self.test_hold_unpaid,
             )
         return settings
