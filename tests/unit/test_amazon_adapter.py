@@ -242,3 +242,26 @@ def test_refused_confirmation_is_a_data_error_with_amazons_words(sim, adapter):
     sim.clock.advance(5)
     with pytest.raises(DataError, match="canceled"):
         confirm(adapter, order, "3")
+
+
+@pytest.mark.parametrize(
+    ("reference", "expected"),
+    [
+        ("odoo-marketplace-42", "42"),
+        ("odoo-db2026-7", "7"),
+        ("17", "17"),
+    ],
+)
+def test_package_reference_is_the_deliverys_number(reference, expected):
+    from odoo.addons.marketplace_amazon.lib.shipments import package_reference_id
+
+    assert package_reference_id(reference) == expected
+
+
+def test_package_reference_without_a_number_is_stable_and_positive():
+    from odoo.addons.marketplace_amazon.lib.shipments import package_reference_id
+
+    first = package_reference_id("odoo-package-zero-0")
+    assert first == package_reference_id("odoo-package-zero-0")
+    assert first.isdigit() and int(first) > 0
+    assert package_reference_id("") == ""
