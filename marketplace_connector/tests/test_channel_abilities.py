@@ -50,7 +50,7 @@ class TestCredentials(ChannelCase):
             patch.dict(os.environ, {ENV_VARIABLE: ""}),
             self.assertRaisesRegex(UserError, CONFIG_OPTION),
         ):
-            self.backend.test_api_key  # noqa: B018
+            self.backend.read(["test_api_key"])
 
     def test_stat_buttons_open_this_backends_records_only(self):
         for method, field in (
