@@ -70,6 +70,19 @@ FEED_OPERATIONS = (
     "getFeedDocument",
     "s3:GET",
 )
+#: what a 429 storm empties: the operations another app of the seller
+#: would spend too. Not searchOrders, createFeed and getFeedDocument: Amazon
+#: refills those in minutes (one call every 3 minutes, every minute, every
+#: 45 s), so a storm there only postpones the backstop poll or a feed that
+#: long, which the sale shows without a storm already
+STORM_OPERATIONS = (
+    "getOrder",
+    "patchListingsItem",
+    "getListingsItem",
+    "searchListingsItems",
+    "createFeedDocument",
+    "getFeed",
+)
 #: SQS faults: this many received messages delivered twice, this many
 #: deletions failing (those messages come back after 30 s)
 SQS_DUPLICATES = 25
@@ -343,8 +356,12 @@ class AmazonSale:
     # Faults
 
     def storm(self, seconds):
-        """Every usage plan's bucket empty for ``seconds``: 429 QuotaExceeded."""
-        self.seller.control("POST", "throttle", {"seconds": seconds})
+        """The buckets of the operations a sale spends most on held empty
+        for ``seconds``: 429 QuotaExceeded."""
+        for operation in STORM_OPERATIONS:
+            self.seller.control(
+                "POST", "throttle", {"seconds": seconds, "operation": operation}
+            )
 
     def errors(self, seconds, rng):
         """500 and 503 for every SP-API call for ``seconds``."""

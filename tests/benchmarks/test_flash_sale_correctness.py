@@ -7,6 +7,15 @@ workers and slowed-down imports. It asserts counts only -- nothing lost,
 duplicated, imported wrong, oversold beyond buffers or left mismatched --
 never timings, so a slow CI machine passes as long as it is right.
 
+Then a short two-channel sale (``--amazon``): one Shopify store and one
+Amazon seller sharing every product, with the Amazon faults on top (SQS
+duplicates, reordering and failed deletions, LWA token expiry, Amazon's 429
+storms and 5xx bursts): the same counts, on both channels, and AFN orders
+booked without touching our stock. It is kept short
+(``MARKETPLACE_FLASH_TEST_AMAZON_ORDERS``, default 60, about half of them on
+Amazon): every Amazon notification costs the import a ``getOrder``, whose
+usage plan allows one call every 2 s after a burst of 30.
+
 The PostgreSQL restart is left out by default: it cuts every session of the
 server, including those of anything else running on it (another test run, a
 demo, a benchmark); set ``MARKETPLACE_FLASH_TEST_FAULTS=all`` to include it.
@@ -33,6 +42,7 @@ from tests.benchmarks.flash_sale import (  # noqa: E402
 DEFAULT_FAULTS = ",".join(fault for fault in ALL_FAULTS if fault != "pgrestart")
 FAULTS = parse_faults(os.environ.get("MARKETPLACE_FLASH_TEST_FAULTS", DEFAULT_FAULTS))
 ORDERS = int(os.environ.get("MARKETPLACE_FLASH_TEST_ORDERS", "150"))
+AMAZON_ORDERS = int(os.environ.get("MARKETPLACE_FLASH_TEST_AMAZON_ORDERS", "60"))
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +113,70 @@ def test_channel_quantities_match_available_to_sell(results):
 
 def test_verdict(results):
     assert results["verdict"]["passed"], results["verdict"]["failures"]
+
+
+# Two channels: a Shopify store and an Amazon seller
+
+
+@pytest.fixture(scope="module")
+def two_channels():
+    return run(
+        Options(
+            orders=AMAZON_ORDERS,
+            rate="max",
+            faults=FAULTS,
+            ceilings=False,
+            database="marketplace_flash_ci_amazon",
+            seed=11,
+            drain_timeout=900,
+            amazon=True,
+            verbose=False,
+        )
+    )
+
+
+def test_two_channels_faults_were_injected(two_channels):
+    events = [event["event"] for event in two_channels["timeline"]]
+    amazon = two_channels["amazon"]
+    for fault in ("sqs", "lwa", "429", "5xx"):
+        if fault in FAULTS:
+            assert f"fault {fault}" in events
+    if "429" in FAULTS:
+        assert amazon["throttled_by_operation"]
+    if "5xx" in FAULTS:
+        assert amazon["faults_injected"] > 0
+    if "lwa" in FAULTS:
+        assert amazon["calls_by_operation"]["lwa:token"] > 1
+    assert not two_channels["verdict"]["faults_skipped"]
+    assert "fault failed" not in events
+
+
+def test_two_channels_every_order_once_in_odoo(two_channels):
+    orders = two_channels["orders"]
+    assert orders["expected"] == AMAZON_ORDERS
+    assert orders["lost"] == 0, orders["examples"]["lost"]
+    assert orders["duplicated"] == 0, orders["examples"]["duplicated"]
+    assert orders["in_odoo"] == orders["sale_orders"] == AMAZON_ORDERS
+    assert orders["imported_wrong"] == 0, orders["examples"]["imported_wrong"]
+    assert orders["not_confirmed"] == 0, orders["examples"]["not_confirmed"]
+    assert all(orders["by_channel"].values())
+    assert set(orders["by_channel"]) == {"a", "amazon"}
+
+
+def test_two_channels_afn_orders_never_touch_our_stock(two_channels):
+    amazon = two_channels["amazon"]
+    assert amazon["afn"]["imported"] == amazon["afn_orders"]
+    assert amazon["afn"]["not_flagged"] == 0
+    assert amazon["afn"]["touching_stock"] == 0
+
+
+def test_two_channels_nothing_oversold_or_mismatched(two_channels):
+    oversold, stock = two_channels["oversold"], two_channels["stock"]
+    assert oversold["beyond_buffers_units"] == 0, oversold["scarce"]
+    assert oversold["ledger_agrees"], oversold
+    assert stock["checked"] == 2 * 24  # every SKU on both channels
+    assert stock["mismatched"] == 0, stock["mismatches"]
+
+
+def test_two_channels_verdict(two_channels):
+    assert two_channels["verdict"]["passed"], two_channels["verdict"]["failures"]
