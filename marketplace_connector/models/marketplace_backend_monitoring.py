@@ -305,7 +305,8 @@ class MarketplaceBackend(models.Model):
         started = fields.Datetime.now()
         self.env.cr.execute(
             """
-            SELECT product_id, min(due_at) FROM marketplace_stock_dirty
+            SELECT product_id, min(COALESCE(changed_at, due_at))
+              FROM marketplace_stock_dirty
              WHERE backend_id = %s
                AND due_at <= (clock_timestamp() at time zone 'UTC')
                              + interval '1 second'

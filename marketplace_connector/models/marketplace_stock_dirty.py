@@ -34,6 +34,10 @@ class MarketplaceStockDirty(models.Model):
     product_id = fields.Many2one("product.product", required=True, ondelete="cascade")
     due_at = fields.Datetime(required=True)
     decrement = fields.Boolean(help="A decrease: pushed at a higher priority.")
+    changed_at = fields.Datetime(
+        help="When the stock changed (a held push keeps its first change's "
+        "time); empty: the row's due time."
+    )
 
     @api.model
     def _register_change(self, product_id, decrement):
@@ -77,17 +81,26 @@ class MarketplaceStockDirty(models.Model):
             backend._enqueue_stock_push(decrement)
 
     @api.model
-    def _mark_later(self, backend, product_ids, delay_seconds):
+    def _mark_later(self, backend, product_ids, delay_seconds, changed_at=None):
         """Queue a push of these products on one backend, due in
-        ``delay_seconds``."""
+        ``delay_seconds``; ``changed_at``: ``{product id: when its stock
+        changed}`` for a push put off (default: now)."""
+        product_ids = list(product_ids)
+        changed_at = changed_at or {}
         self.env.cr.execute(
             """
             INSERT INTO marketplace_stock_dirty
-                   (backend_id, product_id, due_at, decrement)
-            SELECT %s, product_id,
-                   now() at time zone 'UTC' + make_interval(secs => %s), false
-              FROM unnest(%s::int[]) AS product_id
+                   (backend_id, product_id, due_at, decrement, changed_at)
+            SELECT %s, p.product_id,
+                   now() at time zone 'UTC' + make_interval(secs => %s), false,
+                   COALESCE(p.changed_at, now() at time zone 'UTC')
+              FROM unnest(%s::int[], %s::timestamp[]) AS p(product_id, changed_at)
             """,
-            (backend.id, delay_seconds, list(product_ids)),
+            (
+                backend.id,
+                delay_seconds,
+                product_ids,
+                [changed_at.get(product_id) for product_id in product_ids],
+            ),
         )
         backend._enqueue_stock_push(eta=delay_seconds)

@@ -64,17 +64,26 @@ class StockPusher:
         self.calls = 0
         self.held = backend.env["marketplace.stock.level"]
         self._backlog = None
+        #: product id -> time of the oldest change this push covers
+        self.changed_at = {}
 
     def due_rows(self):
         """The queued rows of this backend that are due, as ``{row id:
         product id}``, read without locking them: a stock change queueing
         more meanwhile must not wait for this push's calls to the channel."""
         self.env.cr.execute(
-            "SELECT id, product_id FROM marketplace_stock_dirty WHERE backend_id = %s "
+            "SELECT id, product_id, COALESCE(changed_at, due_at) "
+            "FROM marketplace_stock_dirty WHERE backend_id = %s "
             "AND due_at <= clock_timestamp() at time zone 'UTC'",
             (self.backend.id,),
         )
-        return dict(self.env.cr.fetchall())
+        rows = {}
+        self.changed_at = {}
+        for row_id, product_id, changed_at in self.env.cr.fetchall():
+            rows[row_id] = product_id
+            known = self.changed_at.get(product_id)
+            self.changed_at[product_id] = min(known or changed_at, changed_at)
+        return rows
 
     def release(self, row_ids):
         """Delete the rows pushed, then make sure a push follows for due
@@ -147,8 +156,13 @@ class StockPusher:
         for start in range(0, len(todo), batch_size):
             self._push(todo[start : start + batch_size])
         if self.held:
+            # held, not forgotten: the change they carry keeps its time
+            # (the push lag counts from the change, not from the hold)
             self.env["marketplace.stock.dirty"]._mark_later(
-                self.backend, self.held.product_id.ids, HOLD_RETRY_SECONDS
+                self.backend,
+                self.held.product_id.ids,
+                HOLD_RETRY_SECONDS,
+                changed_at=self.changed_at,
             )
         return (
             f"{len(levels)} levels checked, {len(todo)} pushed in {self.calls} calls"

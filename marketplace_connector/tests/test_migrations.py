@@ -65,6 +65,8 @@ class TestMigrations(TransactionCase):
             "ALTER TABLE marketplace_product_binding "
             "RENAME COLUMN channel_item_ref TO inventory_item_id"
         )
+        # budgets other tests committed (several families per backend)
+        cr.execute("DELETE FROM marketplace_rate_budget")
         cr.execute(
             "ALTER TABLE marketplace_rate_budget "
             "DROP CONSTRAINT marketplace_rate_budget_backend_family_unique"

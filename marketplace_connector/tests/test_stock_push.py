@@ -3,9 +3,10 @@
 buffers, rate budgets, raises held while sold orders wait to be imported,
 waiting orders counting against what every channel is offered."""
 
+import datetime
 from contextlib import closing
 
-from odoo import sql_db
+from odoo import fields, sql_db
 from odoo.tests.common import tagged
 
 from .stock_common import StockCase
@@ -143,10 +144,14 @@ class TestStockPush(StockCase):
         # shows could offer the unit again
         waiting = self.order_waiting("held-1")
         self.change_stock("TEE", 5)
+        # the change happened a while ago (a test's now() never moves)
+        changed = fields.Datetime.now() - datetime.timedelta(minutes=3)
+        self.queued_rows().write({"changed_at": changed})
         self.perform_jobs("_job_push_stock", rounds=1)
         self.assertEqual(self.channel_quantity("TEE"), 48, "increase held")
         queued = self.queued_rows()
         self.assertEqual(queued.product_id, self.products["TEE"], "tried again")
+        self.assertEqual(queued.changed_at, changed, "still from the change")
         # decreases are never held
         self.change_stock("MUG", -3)
         self.perform_jobs("_job_push_stock", rounds=1)
