@@ -156,6 +156,7 @@ def _floor_worker(config, database, order_ids, seconds, batch, queue):
     import odoo
     from odoo import SUPERUSER_ID, Command, api
 
+    odoo.tools.config.options.setdefault("load_language", None)
     odoo.tools.config.parse_config(["-c", config, "-d", database])
     registry = odoo.modules.registry.Registry(database)
     context = {

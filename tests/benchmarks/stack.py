@@ -64,6 +64,17 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def parse_odoo_config(config, database):
+    """Odoo's configuration for this process, again for each run: loading a
+    registry takes ``load_language`` out of the options, and a second
+    ``parse_config`` in the same process (two sales in one test module)
+    then fails on the missing key."""
+    import odoo
+
+    odoo.tools.config.options.setdefault("load_language", None)
+    odoo.tools.config.parse_config(["-c", config, "-d", database])
+
+
 @dataclasses.dataclass
 class Store:
     """One simulated shop and its backend in Odoo."""
@@ -294,7 +305,7 @@ class Stack:
         import odoo
         from odoo import SUPERUSER_ID, api
 
-        odoo.tools.config.parse_config(["-c", self.config, "-d", self.database])
+        parse_odoo_config(self.config, self.database)
         registry = self.registry = odoo.modules.registry.Registry(self.database)
         with registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
