@@ -16,3 +16,4 @@ from . import test_stock_levels
 from . import test_reconciliation
 from . import test_intake
 from . import test_order_import
+from . import test_translations
