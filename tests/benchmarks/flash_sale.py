@@ -391,11 +391,16 @@ class FlashSale:
         return self.results
 
     def _setup_odoo(self, env, stack):
-        """Crons every minute (polling, the stock safety net), no latency."""
-        for xmlid in (
-            "marketplace_connector.ir_cron_poll_orders",
-            "marketplace_connector.ir_cron_push_pending_stock",
-        ):
+        """Crons every minute (polling, the stock safety net), no latency.
+        With Amazon, polling keeps its 5 minutes: searchOrders refills one
+        call every 3 minutes, and a poll of more than 100 orders needs two
+        (a poll every minute spends the burst of 20 within the sale, then
+        each one waits for the budget and, re-queued, starts again from its
+        first page)."""
+        crons = ["marketplace_connector.ir_cron_push_pending_stock"]
+        if not self.options.amazon:
+            crons.append("marketplace_connector.ir_cron_poll_orders")
+        for xmlid in crons:
             env.ref(xmlid).write({"interval_number": 1, "interval_type": "minutes"})
         env["ir.config_parameter"].set_param(LATENCY_PARAM, "0")
         if self.options.import_batch is not None:
