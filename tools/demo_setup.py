@@ -1,6 +1,14 @@
-"""Configure the demo database: a Shopify backend pointed at the simulator,
-a small catalogue with stock on both sides, and webhooks from the simulator
-to Odoo. Idempotent: running it again updates what is there."""
+"""Configure the demo database: a Shopify store and an Amazon seller (the
+two simulators) selling the same catalogue from one warehouse.
+
+Each backend maps its channel location to the warehouse's stock (Shopify:
+the store's primary location; Amazon: ``DEFAULT``, merchant fulfilled) and
+binds every product (Shopify: variant and inventory item; Amazon: the
+seller SKU), so Odoo pushes each channel its share of the free stock. The
+Shopify simulator sends signed webhooks to Odoo; Odoo pulls the Amazon
+seller's ORDER_CHANGE notifications from its SQS queue and polls
+``searchOrders`` as the backstop. Idempotent: running it again updates what
+is there."""
 
 import argparse
 import os
@@ -21,6 +29,23 @@ CATALOGUE = [
 ]
 SHOP = "demo-shop.myshopify.com"
 TOKEN = "shpat_demo_token"
+#: the Amazon simulator's seller and application (demo/run starts it so)
+AMAZON = {
+    "seller": "A1DEMOSELLER0001",
+    "marketplace": "ATVPDKIKX0DER",
+    "client_id": "amzn1.application-oa2-client.demo",
+    "client_secret": "demo-client-secret",
+    "refresh_token": "Atzr|demo-refresh-token",
+    "aws_key": "AKIDSIMULATOR",
+}
+#: Amazon's delays ten times shorter, its clock at real time (as in the
+#: two-channel flash sale: tests/benchmarks/amazon_seller.py)
+AMAZON_SETTINGS = {
+    "visibility_lag": 12,
+    "listing_delay": 3,
+    "feed_queue_delay": 3,
+    "feed_processing_delay": 12,
+}
 
 
 def wait_for(url, seconds=30):
@@ -34,7 +59,51 @@ def wait_for(url, seconds=30):
     raise SystemExit(f"{url} did not answer within {seconds} s")
 
 
-def configure_odoo(config, database, simulator, odoo_url):
+def _backend(env, domain, vals):
+    backend = env["marketplace.backend"].search(domain, limit=1)
+    if backend:
+        backend.write(vals)
+    else:
+        backend = env["marketplace.backend"].create(vals)
+    return backend
+
+
+def _location(env, backend, name, external_id, location):
+    locations = env["marketplace.channel.location"]
+    if not locations.search([("backend_id", "=", backend.id)], limit=1):
+        locations.create(
+            {
+                "backend_id": backend.id,
+                "name": name,
+                "external_id": external_id,
+                "location_id": location.id,
+            }
+        )
+
+
+def _bind(env, backend, product, external_id, item_ref, sku):
+    """Bound afresh on every start: the simulators start empty, so what Odoo
+    remembers they show (the binding's stock levels) goes with the old
+    binding, and the new one is pushed its share from 0."""
+    bindings = env["marketplace.product.binding"]
+    bindings.search(
+        [("backend_id", "=", backend.id), ("product_id", "=", product.id)]
+    ).unlink()
+    bindings.create(
+        {
+            "backend_id": backend.id,
+            "product_id": product.id,
+            "external_id": external_id,
+            "sku": sku,
+            "channel_item_ref": item_ref,
+        }
+    )
+
+
+def configure_odoo(config, database, shopify, amazon, odoo_url, variants, location):
+    """Both backends, their channel locations and bindings, the products
+    and their stock. ``variants``: the Shopify simulator's products by SKU;
+    ``location``: its primary location id."""
     os.environ["TZ"] = "UTC"
     import odoo
     from odoo import SUPERUSER_ID, api
@@ -49,31 +118,54 @@ def configure_odoo(config, database, simulator, odoo_url):
         warehouse = env["stock.warehouse"].search(
             [("company_id", "=", company.id)], limit=1
         )
+        stock = warehouse.lot_stock_id
         pricelist = env["product.pricelist"].search(
             [("currency_id", "=", env.ref("base.USD").id)], limit=1
         ) or env["product.pricelist"].create(
             {"name": "Shopify USD", "currency_id": env.ref("base.USD").id}
         )
-        backend = env["marketplace.backend"].search(
-            [("shop_domain", "=", SHOP)], limit=1
-        )
+        common = {"warehouse_id": warehouse.id, "pricelist_id": pricelist.id}
         secret = secrets.token_hex(24)
-        vals = {
-            "name": "Demo Shopify store",
-            "marketplace_type": "shopify",
-            "api_url": simulator,
-            "shop_domain": SHOP,
-            "api_version": "2026-10",
-            "access_token": TOKEN,
-            "webhook_secret": secret,
-            "warehouse_id": warehouse.id,
-            "pricelist_id": pricelist.id,
-            "poll_overlap_minutes": 10,
-        }
-        if backend:
-            backend.write(vals)
-        else:
-            backend = env["marketplace.backend"].create(vals)
+        shop = _backend(
+            env,
+            [("shop_domain", "=", SHOP)],
+            {
+                "name": "Demo Shopify store",
+                "marketplace_type": "shopify",
+                "api_url": shopify,
+                "shop_domain": SHOP,
+                "api_version": "2026-10",
+                "access_token": TOKEN,
+                "webhook_secret": secret,
+                "poll_overlap_minutes": 10,
+                **common,
+            },
+        )
+        seller = _backend(
+            env,
+            [("amazon_seller_id", "=", AMAZON["seller"])],
+            {
+                "name": "Demo Amazon seller",
+                "marketplace_type": "amazon",
+                "api_url": amazon,
+                "amazon_region": "na",
+                "amazon_seller_id": AMAZON["seller"],
+                "amazon_marketplace_ids": AMAZON["marketplace"],
+                "amazon_sqs_queue_url": f"{amazon}/000000000000/sp-api-notifications",
+                "amazon_sqs_region": "us-east-1",
+                "amazon_sqs_endpoint_url": amazon,
+                "amazon_lwa_url": f"{amazon}/auth/o2/token",
+                "lwa_client_id": AMAZON["client_id"],
+                "lwa_client_secret": AMAZON["client_secret"],
+                "lwa_refresh_token": AMAZON["refresh_token"],
+                "aws_access_key_id": AMAZON["aws_key"],
+                "aws_secret_access_key": "demo-aws-secret",
+                "poll_enabled": True,
+                **common,
+            },
+        )
+        _location(env, shop, "Primary", str(location), stock)
+        _location(env, seller, "Merchant fulfilled", "DEFAULT", stock)
         for sku, name, price, quantity in CATALOGUE:
             product = env["product.product"].search(
                 [("default_code", "=", sku)], limit=1
@@ -89,35 +181,65 @@ def configure_odoo(config, database, simulator, odoo_url):
                         "taxes_id": [(5, 0, 0)],
                     }
                 )
-                env["stock.quant"]._update_available_quantity(
-                    product, warehouse.lot_stock_id, quantity
-                )
-        return backend.webhook_url, secret
+                env["stock.quant"]._update_available_quantity(product, stock, quantity)
+            variant = variants[sku]
+            _bind(
+                env,
+                shop,
+                product,
+                str(variant["variant_id"]),
+                str(variant["inventory_item_id"]),
+                sku,
+            )
+            _bind(env, seller, product, sku, sku, sku)
+        seller._enqueue_pull()  # the cron would within a minute
+        # committing queues the first pushes: each channel gets its share
+        return shop.webhook_url, secret
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config", required=True)
     parser.add_argument("--database", required=True)
-    parser.add_argument("--simulator", required=True)
+    parser.add_argument("--simulator", required=True, help="the Shopify simulator")
+    parser.add_argument("--amazon", required=True, help="the Amazon simulator")
     parser.add_argument("--odoo", required=True)
     args = parser.parse_args()
     wait_for(args.simulator + "/_sim/stats")
-    webhook_url, secret = configure_odoo(
-        args.config, args.database, args.simulator, args.odoo
-    )
-    for sku, name, price, quantity in CATALOGUE:
-        requests.post(
+    wait_for(args.amazon + "/_sim/stats")
+    variants = {}
+    for sku, name, price, _quantity in CATALOGUE:
+        # the channels show what Odoo pushes them, from 0
+        answer = requests.post(
             f"{args.simulator}/_sim/products",
-            json={"sku": sku, "title": name, "price": price, "inventory": quantity},
+            json={"sku": sku, "title": name, "price": price},
             timeout=5,
+        )
+        answer.raise_for_status()
+        variants[sku] = answer.json()
+        requests.post(
+            f"{args.amazon}/_sim/listings", json={"sku": sku, "title": name}, timeout=5
         ).raise_for_status()
+    requests.post(
+        f"{args.amazon}/_sim/settings", json=AMAZON_SETTINGS, timeout=5
+    ).raise_for_status()
+    levels = requests.get(f"{args.simulator}/_sim/inventory", timeout=5).json()
+    location = levels[0]["location_id"]
+    webhook_url, secret = configure_odoo(
+        args.config,
+        args.database,
+        args.simulator,
+        args.amazon,
+        args.odoo,
+        variants,
+        location,
+    )
     requests.post(
         f"{args.simulator}/_sim/webhooks",
         json={"url": webhook_url, "secret": secret, "api_version": "2026-10"},
         timeout=5,
     ).raise_for_status()
-    print(f"demo backend ready; webhooks go to {webhook_url}")
+    print(f"demo backends ready; Shopify webhooks go to {webhook_url}")
 
 
 if __name__ == "__main__":

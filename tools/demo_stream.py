@@ -1,6 +1,9 @@
-"""A steady stream of shop activity for the demo: new orders (most paid,
-some pending and paid later, a few cancelled), with a status line that
-counts what Odoo has imported."""
+"""A steady stream of activity for the demo on both channels: new orders
+on a random one -- the Shopify store (most paid, some pending and paid
+later, a few cancelled) or the Amazon seller (placed pending and paid a
+moment later, a few cancelled, one in ten fulfilled by Amazon; merchant
+fulfilled ones only while the listings show the quantity) -- with a status
+line that counts what Odoo has imported."""
 
 import argparse
 import os
@@ -10,6 +13,8 @@ import time
 import psycopg2
 import requests
 from demo_setup import CATALOGUE
+
+PRICES = {sku: price for sku, _name, price, _quantity in CATALOGUE}
 
 
 def imported_count(config, database):
@@ -37,9 +42,54 @@ def imported_count(config, database):
     return orders, events
 
 
+def shopify_order(simulator, lines, rng, pending):
+    """An order on the Shopify store (and maybe a pending one paid or
+    cancelled); returns 1."""
+    status = "pending" if rng.random() < 0.15 else "paid"
+    order = requests.post(
+        f"{simulator}/_sim/orders",
+        json={
+            "lines": lines,
+            "financial_status": status,
+            "discount_pct": rng.choice(["0", "0", "10"]),
+            "shipping": rng.choice(["0.00", "4.95", "9.90"]),
+        },
+        timeout=10,
+    ).json()
+    if status == "pending":
+        pending.append(order["id"])
+    if pending and rng.random() < 0.3:
+        order_id = pending.pop(0)
+        action = "cancel" if rng.random() < 0.3 else "paid"
+        requests.post(f"{simulator}/_sim/orders/{order_id}/{action}", timeout=10)
+    return 1
+
+
+def amazon_order(amazon, lines, rng):
+    """A pending order on the Amazon seller; None when the listings show
+    less than it asks (Amazon does not sell what it does not show)."""
+    afn = rng.random() < 0.1
+    answer = requests.post(
+        f"{amazon}/_sim/orders",
+        json={
+            "lines": [[sku, quantity, PRICES[sku]] for sku, quantity in lines],
+            "status": "PENDING",
+            "fulfillment": "AFN" if afn else "MFN",
+            "tax_rate": "0",
+            "from_listings": True,
+        },
+        timeout=10,
+    )
+    if answer.status_code == 409:
+        return None
+    answer.raise_for_status()
+    return answer.json()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--simulator", required=True)
+    parser.add_argument("--amazon", help="the Amazon simulator (both channels)")
     parser.add_argument("--odoo", required=True)
     parser.add_argument("--config", required=True)
     parser.add_argument("--database", required=True)
@@ -49,37 +99,29 @@ def main():
     rng = random.Random(os.getpid())
     started = time.monotonic()
     pending = []
+    amazon_pending = []
     sent = 0
     while args.duration is None or time.monotonic() - started < args.duration:
         lines = [
             (sku, rng.randint(1, 3))
             for sku, *_rest in rng.sample(CATALOGUE, rng.randint(1, 3))
         ]
-        status = "pending" if rng.random() < 0.15 else "paid"
-        order = requests.post(
-            f"{args.simulator}/_sim/orders",
-            json={
-                "lines": lines,
-                "financial_status": status,
-                "discount_pct": rng.choice(["0", "0", "10"]),
-                "shipping": rng.choice(["0.00", "4.95", "9.90"]),
-            },
-            timeout=10,
-        ).json()
-        sent += 1
-        if status == "pending":
-            pending.append(order["id"])
-        if pending and rng.random() < 0.3:
-            order_id = pending.pop(0)
-            action = "cancel" if rng.random() < 0.3 else "paid"
-            requests.post(
-                f"{args.simulator}/_sim/orders/{order_id}/{action}", timeout=10
-            )
+        if amazon_pending:
+            order_id = amazon_pending.pop(0)
+            action = "cancel" if rng.random() < 0.05 else "pay"
+            requests.post(f"{args.amazon}/_sim/orders/{order_id}/{action}", timeout=10)
+        if args.amazon and rng.random() < 0.5:
+            order = amazon_order(args.amazon, lines, rng)
+            if order is not None:
+                sent += 1
+                amazon_pending.append(order["orderId"])
+        else:
+            sent += shopify_order(args.simulator, lines, rng, pending)
         if sent % 5 == 0:
             try:
                 orders, events = imported_count(args.config, args.database)
                 print(
-                    f"orders sent by the shop: {sent}; "
+                    f"orders placed on the channels: {sent}; "
                     f"sale orders in Odoo: {orders}; events: {events}",
                     flush=True,
                 )
