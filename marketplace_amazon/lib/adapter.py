@@ -76,6 +76,9 @@ class AmazonAdapter(
     marketplace_type = "amazon"
     #: Amazon keeps the units of a PENDING order (not paid yet) for it
     unpaid_orders_hold_stock = True
+    #: each order is re-read with getOrder (0.5/s): never with another
+    #: import's stock locks held
+    batch_imports = False
     stock_abilities = StockAbilities(
         compare_and_set=False, asynchronous=True, batch_size=feeds.MAX_MESSAGES
     )

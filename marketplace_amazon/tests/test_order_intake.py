@@ -124,6 +124,22 @@ class TestNotificationIntake(AmazonCase):
             sorted(self.events().mapped("state")), ["done", "done", "ignored"]
         )
 
+    def test_each_order_is_imported_by_its_own_job(self):
+        """Amazon's orders are re-read one by one (getOrder, 0.5/s): a job
+        never takes other orders along, which would make those calls with
+        the stock locks of its batch held."""
+        first = self.create_order([("CAP-RED", 1)])
+        second = self.create_order([("TEE-L", 1)])
+        self.pull()
+        jobs = self.pending_jobs("_job_process")
+        self.assertEqual(len(jobs), 2)
+        self._run_one_job(jobs[0].uuid)
+        self.env.invalidate_all()
+        self.assertEqual(len(self.sale_orders()), 1, "its own order only")
+        self.assertNotIn("more order", jobs[0].result or "")
+        self.perform_jobs("_job_process")
+        self.assertTrue(self.sale_order(first) and self.sale_order(second))
+
     def test_message_that_cannot_be_parsed_is_kept_failed_and_deleted(self):
         self.sim.inject_malformed_message("{not json")
         self.sim.send_raw_message(

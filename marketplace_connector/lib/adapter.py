@@ -100,6 +100,11 @@ class MarketplaceAdapter(abc.ABC):
     #: against available-to-sell until a newer state of it is processed;
     #: otherwise it stops counting once its event is processed
     unpaid_orders_hold_stock = False
+    #: whether an order's job may import other waiting orders with its own
+    #: (one create and one confirm for several). A channel whose events are
+    #: only triggers (``prepare_event_payload`` calls it) says no: the calls
+    #: would be made with the batch's stock locks held
+    batch_imports = True
 
     def __init__(self, config, rate_gate=None):
         self.config = config

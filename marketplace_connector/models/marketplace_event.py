@@ -25,6 +25,7 @@ from odoo.tools.sql import create_index
 
 from odoo.addons.queue_job.exception import RetryableJobError
 
+from ..lib.adapter import get_adapter_class
 from ..lib.database_errors import CONCURRENCY_ERRORS
 from ..lib.errors import PermanentError, RateLimitedError, RetryableError
 from ..services.event_processor import EventProcessor
@@ -380,7 +381,10 @@ class MarketplaceEvent(models.Model):
                 .sudo()
                 .get_param(IMPORT_BATCH_PARAMETER, IMPORT_BATCH_SIZE)
             )
-            if size > 1:
+            if (
+                size > 1
+                and get_adapter_class(self.backend_id.marketplace_type).batch_imports
+            ):
                 return OrderBatch(self, size).run()
         return [(self, *EventProcessor(self).run())]
 
