@@ -620,13 +620,22 @@ class TestMetricsAcrossWorkers(TransactionCase):
             time.sleep(1)
         with self.real_env() as env:
             env.cr.execute(
+                "SELECT count(*) FROM marketplace_event WHERE backend_id = %s",
+                (self.backend_id,),
+            )
+            stored = env.cr.fetchone()[0]
+            env.cr.execute(
                 "SELECT count(*), EXTRACT(EPOCH FROM (now() at time zone 'UTC') "
                 "- min(received_at)) FROM marketplace_event "
                 "WHERE backend_id = %s AND state = 'queued'",
                 (self.backend_id,),
             )
             queued, age = env.cr.fetchone()
-        self.assertEqual(queued, self.DELIVERIES)
+        # every accepted delivery stored once; the gauges below are compared
+        # with the database as it is (a job runner of another server on this
+        # database may have taken some of them already)
+        self.assertEqual(stored, self.DELIVERIES)
+        self.assertTrue(queued)
         self.assertEqual(
             value(samples, "marketplace_inbox_events", backend=name, state="queued"),
             queued,
