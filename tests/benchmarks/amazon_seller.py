@@ -110,6 +110,7 @@ class AmazonSeller:
         env = dict(os.environ)
         tests = os.path.join(REPO_ROOT, "tests")
         env["PYTHONPATH"] = tests + os.pathsep + env.get("PYTHONPATH", "")
+        os.makedirs(VAR_DIR, exist_ok=True)
         with open(self.log, "w") as log:
             self.process = subprocess.Popen(
                 [
