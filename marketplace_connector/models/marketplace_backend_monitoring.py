@@ -29,20 +29,6 @@ PURGE_BATCH = 2000
 PURGE_SECONDS = 600
 
 
-def _alert_summaries():
-    """The activity summary of each alert. Failed events and escalations
-    share theirs with the activities the connector already raises at the
-    first failure and at each escalating reconciliation: one activity each,
-    whoever opens it."""
-    return {
-        lib.ALERT_QUEUE_LAG: _("Marketplace imports lag behind"),
-        lib.ALERT_FAILED_EVENTS: _("Marketplace events failed"),
-        lib.ALERT_POLL_FAILING: _("Marketplace polling fails"),
-        lib.ALERT_PUSH_FAILING: _("Marketplace stock pushes fail"),
-        lib.ALERT_ESCALATIONS: _("Stock drift to review"),
-    }
-
-
 def _epoch_to_datetime(value):
     if not value:
         return False
@@ -53,6 +39,20 @@ def _epoch_to_datetime(value):
 
 class MarketplaceBackend(models.Model):
     _inherit = "marketplace.backend"
+
+    def _alert_summaries(self):
+        """The activity summary of each alert. Failed events and escalations
+        share theirs with the activities the connector already raises at the
+        first failure and at each escalating reconciliation: one activity each,
+        whoever opens it. A method, so that ``_`` finds the language (a
+        cron has no request)."""
+        return {
+            lib.ALERT_QUEUE_LAG: _("Marketplace imports lag behind"),
+            lib.ALERT_FAILED_EVENTS: _("Marketplace events failed"),
+            lib.ALERT_POLL_FAILING: _("Marketplace polling fails"),
+            lib.ALERT_PUSH_FAILING: _("Marketplace stock pushes fail"),
+            lib.ALERT_ESCALATIONS: _("Stock drift to review"),
+        }
 
     event_retention_days = fields.Integer(
         string="Keep Processed Events (days)",
@@ -148,7 +148,7 @@ class MarketplaceBackend(models.Model):
 
     def _compute_health(self):
         all_figures = self._health_figures()
-        summaries = _alert_summaries()
+        summaries = self._alert_summaries()
         last_reconciliations = dict(
             self.env["marketplace.stock.reconciliation"]._read_group(
                 [("backend_id", "in", self.ids)], ["backend_id"], ["create_date:max"]
@@ -196,7 +196,7 @@ class MarketplaceBackend(models.Model):
         condition cleared (the thresholds of each backend)."""
         backends = self.search([])
         all_figures = backends._health_figures()
-        summaries = _alert_summaries()
+        summaries = self._alert_summaries()
         for backend in backends:
             active = lib.evaluate(
                 backend._health(all_figures[backend.id]), backend._thresholds()
@@ -274,7 +274,7 @@ class MarketplaceBackend(models.Model):
             )
         }
         self.filtered(lambda b: b.id not in still_failed)._close_activity(
-            _alert_summaries()[lib.ALERT_FAILED_EVENTS]
+            self._alert_summaries()[lib.ALERT_FAILED_EVENTS]
         )
 
     # What jobs and the intake record for the metrics

@@ -9,6 +9,7 @@ from contextlib import closing
 
 from odoo import sql_db
 
+from ..fast_intake import read_committed
 from ..lib.errors import RateLimitedError
 
 DEFAULT_FAMILY = "default"
@@ -31,7 +32,10 @@ class RateBudget:
         self.restore_rate = restore_rate
 
     def _run(self, query, params):
-        with closing(sql_db.db_connect(self.dbname).cursor()) as cr:
+        # READ COMMITTED: every worker updates the same row; under Odoo's
+        # REPEATABLE READ an update that waited for another's commit fails
+        # to serialise, and the job calling the channel would be retried
+        with closing(read_committed(sql_db.db_connect(self.dbname).cursor())) as cr:
             cr.execute(
                 "INSERT INTO marketplace_rate_budget "
                 "(backend_id, family, available, maximum, restore_rate, updated_at) "

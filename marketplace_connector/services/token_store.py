@@ -11,6 +11,8 @@ from contextlib import closing
 
 from odoo import sql_db
 
+from ..fast_intake import read_committed
+
 
 class DatabaseTokenStore:
     def __init__(self, env, backend_id, secret_box):
@@ -32,7 +34,9 @@ class DatabaseTokenStore:
         return self.box.decrypt(row[0]), row[1]
 
     def put(self, token, expires_at):
-        with closing(sql_db.db_connect(self.dbname).cursor()) as cr:
+        # READ COMMITTED: two workers renewing at once both write, the last
+        # one wins, instead of one failing to serialise
+        with closing(read_committed(sql_db.db_connect(self.dbname).cursor())) as cr:
             cr.execute(
                 "INSERT INTO marketplace_access_token "
                 "(backend_id, token_encrypted, expires_at) VALUES (%s, %s, %s) "

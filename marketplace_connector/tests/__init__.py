@@ -10,6 +10,7 @@ from . import test_retention
 from . import test_order_batch
 from . import test_concurrency
 from . import test_stock_concurrency
+from . import test_rate_budget_concurrency
 from . import test_polling
 from . import test_stock_push
 from . import test_stock_levels
