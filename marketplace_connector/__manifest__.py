@@ -31,6 +31,7 @@
         "views/sale_order_views.xml",
         "views/marketplace_menus.xml",
         "views/marketplace_shipment_views.xml",
+        "views/marketplace_refund_views.xml",
         "views/marketplace_reconciliation_views.xml",
         "views/marketplace_overview_views.xml",
     ],

@@ -23,7 +23,7 @@ import abc
 import dataclasses
 import types
 
-from .errors import WebhookRejected
+from .errors import DataError, WebhookRejected
 
 _ADAPTERS = {}
 
@@ -129,6 +129,14 @@ class MarketplaceAdapter(abc.ABC):
 
         :raise DataError: when the payload cannot be imported as it is.
         """
+
+    def parse_refund(self, payload):
+        """Map a refund payload (as stored on its event) to a
+        :class:`~.refund.Refund` (a channel that reports refunds).
+
+        :raise DataError: when the payload cannot be booked as it is.
+        """
+        raise DataError(f"{self.marketplace_type} does not report refunds")
 
     def importable(self, order):
         """Whether ``order`` is created in Odoo now. An order that is not

@@ -27,3 +27,7 @@ from . import marketplace_stock_push_sample
 from . import marketplace_event_monitoring
 from . import marketplace_event_report
 from . import marketplace_backend_monitoring
+from . import marketplace_refund
+from . import marketplace_backend_refund
+from . import sale_order_refund
+from . import stock_return_picking

@@ -6,6 +6,7 @@ from odoo import fields
 from ..lib.errors import DataError
 from ..lib.stock import is_echo
 from .order_importer import OrderImporter
+from .refund_processor import RefundProcessor
 from .stock_push import DRIFT_CORRECTION_DELAY, refuse_unmapped
 
 
@@ -40,6 +41,11 @@ class EventProcessor:
         return adapter.parse_order(
             adapter.prepare_event_payload(self.event.sudo().payload)
         )
+
+    def _process_refund(self):
+        """A refund of an imported order: booked once (stock, money)."""
+        refund = self.backend._get_adapter().parse_refund(self.event.sudo().payload)
+        return RefundProcessor(self.backend).apply(refund, self.event)
 
     def _process_inventory_level(self):
         """A channel reports a quantity. Odoo is the master: an echo of our

@@ -159,6 +159,36 @@ class StockLedger:
                 key, line.product_id, "cancel", line.product_uom_qty, 0.0, 0.0, sale
             )
 
+    def apply_refund(self, sale, refund_external_id, entries):
+        """Book the units a refund puts back into free stock, once per
+        refund and order line (a redelivered or re-polled refund books
+        nothing), and queue their products for a push on every channel.
+
+        :param entries: ``[(sale order line, kind, quantity)]``: kind
+            ``cancel`` for units taken off the order (their reservation is
+            released), ``restock`` for units a return receipt brings back.
+        :return: the entries booked now, as ``(line, kind, quantity)``.
+        """
+        entries = [e for e in entries if e[2] and e[0].product_id.is_storable]
+        product_ids = sorted({line.product_id.id for line, _k, _q in entries})
+        if not product_ids:
+            return []
+        self.lock_products(product_ids)
+        free = self.free_in_warehouse(product_ids)
+        booked = []
+        dirty = self.env["marketplace.stock.dirty"]
+        for line, kind, quantity in entries:
+            line_ref = line.marketplace_line_id or f"line{line.id}"
+            key = f"refund-{kind}:{self.backend.id}:{refund_external_id}:{line_ref}"
+            product = line.product_id
+            if self._insert(key, product, kind, quantity, free[product.id], 0.0, sale):
+                free[product.id] += quantity
+                booked.append((line, kind, quantity))
+                # every channel selling it hears of it (Odoo's own stock
+                # change queues it too once the units are free or received)
+                dirty._register_change(product.id, decrement=False)
+        return booked
+
     def _key(self, kind, external_order_id, line):
         line_ref = line.marketplace_line_id or f"line{line.id}"
         return f"{kind}:{self.backend.id}:{external_order_id}:{line_ref}"

@@ -30,7 +30,7 @@ from odoo.addons.marketplace_connector.lib.adapter import (
 from odoo.addons.marketplace_connector.lib.errors import DataError, WebhookRejected
 from odoo.addons.marketplace_connector.lib.inbound import SOURCE_POLL, SOURCE_WEBHOOK
 
-from . import inventory, mapping
+from . import inventory, mapping, refund_mapping
 from .client import ShopifyClient
 from .webhook import verify_hmac
 
@@ -89,6 +89,15 @@ class ShopifyAdapter(StockAdapterMixin, MarketplaceAdapter):
     TOPICS = ("orders/create", "orders/updated", "orders/paid", "orders/cancelled")
     #: non-order topics this adapter turns into events
     STOCK_TOPICS = (INVENTORY_LEVEL_TOPIC,)
+    #: refunds (``returns/*`` need nothing of us: a return's money and
+    #: restock reach us as the refund that closes it)
+    REFUND_TOPICS = (refund_mapping.REFUND_TOPIC,)
+
+    @classmethod
+    def handled_topics(cls):
+        """Every topic this adapter turns into events: the one list webhook
+        subscriptions are made from."""
+        return cls.TOPICS + cls.STOCK_TOPICS + cls.REFUND_TOPICS
 
     #: the one rate budget this adapter spends: the GraphQL bucket (REST
     #: polling has its own 40-call bucket, which a poll every few minutes
@@ -168,6 +177,8 @@ class ShopifyAdapter(StockAdapterMixin, MarketplaceAdapter):
                 return mapping.inventory_level_event(
                     payload, topic, SOURCE_WEBHOOK, kept
                 )
+            if topic in self.REFUND_TOPICS:
+                return refund_mapping.refund_event(payload, topic, SOURCE_WEBHOOK, kept)
         except DataError as err:
             raise WebhookRejected(400, str(err)) from err
         raise WebhookRejected(200, f"ignored topic {topic}")
@@ -176,6 +187,9 @@ class ShopifyAdapter(StockAdapterMixin, MarketplaceAdapter):
 
     def parse_order(self, payload):
         return mapping.parse_order(payload)
+
+    def parse_refund(self, payload):
+        return refund_mapping.parse_refund(payload)
 
     def importable(self, order):
         """Shopify orders import once their financial status is one the

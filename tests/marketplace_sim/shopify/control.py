@@ -16,6 +16,10 @@ POST        /_sim/orders/{id}/paid           ``mark_paid`` → order
 POST        /_sim/orders/{id}/cancel         ``cancel_order(**body)`` → order
 POST        /_sim/orders/{id}/close          ``close_order`` → order
 POST        /_sim/orders/{id}/update         ``update_order(**body)`` → order
+POST        /_sim/orders/{id}/refund         ``refunds.refund_order(**body)`` →
+                                             refund (fires ``refunds/create``)
+POST        /_sim/orders/{id}/fulfil         ``refunds.mark_fulfilled(**body)``
+                                             (by hand in the admin) → order
 POST        /_sim/faults                     {kind: fail|timeout|throttle, count,
                                              status, path_contains, retry_after,
                                              seconds, apply}
@@ -35,11 +39,13 @@ POST        /_sim/webhooks/drain             {timeout} → {"drained": bool}
 
 import re
 
+from . import refunds
 from .wire import json_response
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 _ORDER_ACTION = re.compile(r"/_sim/orders/(\d+)/(paid|cancel|close|update)")
 _ORDER = re.compile(r"/_sim/orders/(\d+)")
+_REFUND_ACTION = re.compile(r"/_sim/orders/(\d+)/(refund|fulfil)")
 
 
 class _NotFound(Exception):
@@ -119,6 +125,10 @@ def _routes(sim, request, body):
     match = _ORDER_ACTION.fullmatch(path)
     if match and method == "POST":
         return 200, _order_action(sim, int(match.group(1)), match.group(2), body)
+    match = _REFUND_ACTION.fullmatch(path)
+    if match and method == "POST":
+        action = {"refund": refunds.refund_order, "fulfil": refunds.mark_fulfilled}
+        return 200, action[match.group(2)](sim, int(match.group(1)), **body)
     match = _ORDER.fullmatch(path)
     if match and method == "GET":
         return 200, sim.get_order(int(match.group(1)))
