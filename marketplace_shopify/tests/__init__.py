@@ -4,3 +4,4 @@ from . import test_polling
 from . import test_backend
 from . import test_stock
 from . import test_metrics
+from . import test_refunds
