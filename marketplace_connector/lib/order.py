@@ -45,10 +45,19 @@ class Customer:
 
 @dataclasses.dataclass(frozen=True)
 class TaxRate:
-    """One tax applied to a line: ``rate`` is a fraction (0.2 for 20%)."""
+    """One tax applied to a line: ``rate`` is a fraction (0.2 for 20%).
+
+    ``country`` and ``region`` (ISO codes) when the channel says where the
+    tax is due (otherwise the order's delivery address tells);
+    ``collected_by_channel`` when the marketplace collects and remits it
+    itself (Amazon's marketplace-facilitator taxes): not the seller's
+    liability."""
 
     title: str
     rate: Decimal
+    country: str = ""
+    region: str = ""
+    collected_by_channel: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,6 +113,9 @@ class Order:
     fulfilled_by_channel: bool = False
     #: the channel's marketplace within one account (Amazon's marketplace id)
     marketplace: str = ""
+    #: who took the payment (Shopify's gateway name, e.g. ``shopify_payments``):
+    #: the backend may register it on a journal of its own
+    payment_gateway: str = ""
 
     @property
     def is_cancelled(self):
