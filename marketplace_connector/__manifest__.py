@@ -3,7 +3,7 @@
     "name": "Marketplace Connector",
     "summary": "Channel-neutral core: backends, signed webhook inbox, "
     "queue_job processing, polling fallback and order import",
-    "version": "18.0.2.0.0",
+    "version": "18.0.3.0.0",
     "category": "Sales/Sales",
     "website": "https://github.com/marketplace-connector/marketplace-connector",
     "author": "Marketplace Connector contributors",
@@ -20,10 +20,12 @@
     "data": [
         "security/marketplace_security.xml",
         "security/ir.model.access.csv",
+        "security/marketplace_accounting_security.xml",
         "data/queue_job_data.xml",
         "data/ir_cron_data.xml",
         "data/monitoring_data.xml",
         "data/product_data.xml",
+        "data/accounting_data.xml",
         "views/marketplace_event_views.xml",
         "views/marketplace_binding_views.xml",
         "views/marketplace_stock_views.xml",
@@ -34,5 +36,6 @@
         "views/marketplace_refund_views.xml",
         "views/marketplace_reconciliation_views.xml",
         "views/marketplace_overview_views.xml",
+        "views/marketplace_tax_mapping_views.xml",
     ],
 }

@@ -70,6 +70,7 @@ class RefundProcessor:
         sale = binding.order_id
         if not sale:
             self._order_missing(refund, binding)
+        self._lock_order(refund)
         row = self.env["marketplace.refund"]._claim(
             self.backend, refund.external_id, sale
         )
@@ -98,12 +99,28 @@ class RefundProcessor:
                 f"Refund {refund.external_id} of {sale.name} could not be booked: {err}"
             )
             row.write({"state": "failed", "last_error": message})
-            binding.write({"sync_state": "error", "sync_message": message})
+            # "needs attention" stays on the order until a person acts (an
+            # update of the order from the channel leaves it)
+            binding.write({"sync_state": "attention", "sync_message": message})
             return "failed", message, sale
         row.write({"state": state, "summary": summary, "last_error": False})
         if state == "attention":
             binding.write({"sync_state": "attention", "sync_message": summary})
         return "done", summary, sale
+
+    def _lock_order(self, refund):
+        """The order's own lock, as its import takes it: a refund and an
+        update or cancellation of the same order are applied one at a time
+        (the other job retries shortly)."""
+        self.env.cr.execute(
+            "SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))",
+            (self.backend.id, f"order:{refund.order_external_id}"),
+        )
+        if not self.env.cr.fetchone()[0]:
+            raise RetryableError(
+                f"Another job is applying order {refund.order_external_id}",
+                retry_after=2,
+            )
 
     def _order_missing(self, refund, binding):
         waiting = self.env["marketplace.event"].search_count(
@@ -168,6 +185,8 @@ class RefundProcessor:
                 f"credit note {credit_note.name} "
                 f"({credit_note.amount_total:.2f} {credit_note.currency_id.name})"
             )
+        elif sale.state == "cancel":
+            notes.append("the order is cancelled: nothing is left to invoice")
         else:
             self._reduce_order(refund, sale, plans)
             difference = cents_difference(
@@ -245,6 +264,9 @@ class RefundProcessor:
                 Decimal(str(line.product_uom_qty)),
                 Decimal(str(line.qty_delivered)),
             )
+            if sale.state == "cancel":
+                # its cancellation released the unshipped units already
+                plan = dataclasses.replace(plan, cut=Decimal(0))
             plans.append((refund_line, line, plan))
         return plans
 

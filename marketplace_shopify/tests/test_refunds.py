@@ -192,7 +192,7 @@ class TestRefunds(ShopifyCase):
     def test_return_is_received_and_booked_once(self):
         payload, sale = self._import([("TEE-L", 2), ("CAP-RED", 1)])
         tee = self._line(sale, "TEE-L")
-        self._ship(sale)
+        delivery = self._ship(sale)
         stock = self.warehouse.lot_stock_id
         on_hand = tee.product_id.with_context(location=stock.id).qty_available
         self._dirty(tee.product_id).unlink()
@@ -213,7 +213,7 @@ class TestRefunds(ShopifyCase):
         self.assertEqual(len(receipt), 1)
         self.assertEqual(receipt.state, "done")
         self.assertEqual(receipt.picking_type_code, "incoming")
-        self.assertEqual(receipt.return_id, sale.picking_ids.filtered("date_done")[:1])
+        self.assertEqual(receipt.return_id, delivery, "made from the delivery")
         self.assertEqual(receipt.move_ids.quantity, 1)
         self.assertEqual(
             tee.product_id.with_context(location=stock.id).qty_available, on_hand + 1
@@ -316,7 +316,7 @@ class TestRefunds(ShopifyCase):
         self.assertIn("difference -0.50", event.last_error)
         row = self._refund_rows(sale)
         self.assertEqual(row.state, "failed")
-        self.assertEqual(sale.marketplace_sync_state, "error")
+        self.assertEqual(sale.marketplace_sync_state, "attention")
         self.assertIn("difference -0.50", sale.marketplace_last_error)
         self.assertEqual(self._line(sale, "MUG-BLUE").product_uom_qty, 2, "rolled back")
         self.assertFalse(self._ledger(sale, "cancel"))
@@ -381,3 +381,33 @@ class TestRefunds(ShopifyCase):
         self.assertEqual(event.state, "failed")
         self.assertIn("not in Odoo", event.last_error)
         self.assertIn("then Retry", event.last_error)
+
+    def test_a_cancelled_orders_refund_books_no_stock_twice(self):
+        payload, sale = self._import([("MUG-BLUE", 2)])
+        cancelled = self.sim.cancel_order(payload["id"], notify=False)
+        self.assertEqual(self.deliver("orders/cancelled", cancelled), 200)
+        self.perform_jobs("_job_process")
+        self.assertEqual(sale.state, "cancel")
+        self.assertEqual(self._ledger(sale, "cancel").mapped("quantity"), [2.0])
+
+        self._refund(
+            payload,
+            [
+                {
+                    "line_item_id": self._item(payload, "MUG-BLUE")["id"],
+                    "quantity": 2,
+                    "restock_type": "no_restock",
+                }
+            ],
+            shipping=True,
+        )
+
+        row = self._refund_rows(sale)
+        self.assertEqual(row.state, "done", row.last_error)
+        self.assertIn("nothing is left to invoice", row.summary)
+        self.assertEqual(
+            self._ledger(sale, "cancel").mapped("quantity"),
+            [2.0],
+            "the cancellation released the units once",
+        )
+        self.assertEqual(self._line(sale, "MUG-BLUE").product_uom_qty, 2)

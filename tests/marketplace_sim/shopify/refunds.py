@@ -13,7 +13,8 @@ Validation (a ``ValueError``, a 400 on the control surface):
 * ``cancel`` only for units not fulfilled (``fulfillable_quantity``);
 * ``return`` only for units fulfilled and not returned already;
 * refunded shipping no more than the shipping not refunded yet;
-* something must be refunded; a cancelled, unpaid or voided order cannot be.
+* something must be refunded; an unpaid or voided order cannot be (a
+  cancelled one that was paid can: its money goes back by refund).
 
 Money, rounded half-up to cents as :mod:`.orders` prices: a line's subtotal
 is its price times the quantity less its share of the line's discount, its
@@ -165,8 +166,6 @@ def refund_order(
     refund = {}
 
     def change(state, stamp):
-        if state["cancelled_at"]:
-            raise ValueError(f"order {order_id} is cancelled")
         if state["financial_status"] not in _REFUNDABLE_STATUSES:
             raise ValueError(
                 f"order {order_id} is {state['financial_status']}: nothing to refund"
