@@ -411,3 +411,33 @@ class TestRefunds(ShopifyCase):
             "the cancellation released the units once",
         )
         self.assertEqual(self._line(sale, "MUG-BLUE").product_uom_qty, 2)
+
+    def test_a_cent_of_rounding_goes_on_a_visible_line(self):
+        # 3 x 19.99 less 10 %: the shop shares the line's discount and tax
+        # out per unit (17.99 + 3.60 back for one), Odoo recomputes the two
+        # left (35.98 + 7.20): a cent apart
+        payload, sale = self._import([("MUG-BLUE", 3)], discount_pct="10")
+        total_before = self.money(sale.amount_total)
+
+        refund = self._refund(
+            payload,
+            [
+                {
+                    "line_item_id": self._item(payload, "MUG-BLUE")["id"],
+                    "quantity": 1,
+                    "restock_type": "cancel",
+                }
+            ],
+        )
+
+        self.assertEqual(self._refund_rows(sale).state, "done")
+        paid_back = self.money(refund["transactions"][0]["amount"])
+        self.assertEqual(paid_back, self.money("21.59"))
+        self.assertEqual(self.money(sale.amount_total), total_before - paid_back)
+        rounding = sale.order_line.filtered(
+            lambda line: (
+                line.product_id
+                == self.env.ref("marketplace_connector.product_marketplace_rounding")
+            )
+        )
+        self.assertEqual(rounding.mapped("price_unit"), [-0.01])
