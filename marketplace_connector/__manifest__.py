@@ -20,6 +20,7 @@
     "data": [
         "security/marketplace_security.xml",
         "security/ir.model.access.csv",
+        "security/marketplace_refund_security.xml",
         "security/marketplace_accounting_security.xml",
         "data/queue_job_data.xml",
         "data/ir_cron_data.xml",
