@@ -55,6 +55,12 @@ What is simulated
   kept across its retries and duplicates.
 - Faults (:mod:`.faults`): the next calls fail with a status, hang past the
   client's timeout, or are throttled.
+- Refunds (:mod:`.refunds`): ``refund_order`` validated as Shopify validates
+  (more than remains refundable, ``cancel`` of fulfilled units, ``return``
+  of unfulfilled ones, shipping beyond what is left: refused), stored on the
+  order, restocked by restock type, announced with ``refunds/create`` (the
+  REST Refund) and ``orders/updated``; ``mark_fulfilled`` is the merchant
+  fulfilling by hand in the admin.
 
 Retry schedule
 --------------
@@ -84,7 +90,9 @@ Deliberate simplifications
   (inventory policy "continue"); placing or cancelling an order does not
   fire ``inventory_levels/update`` (changes through the API or
   ``set_inventory(notify=True)`` do).
-- Fulfillments, refunds, and GraphQL ``orders`` are not simulated.
+- Returns (``returns/*``) and GraphQL ``refundCreate`` are not simulated:
+  a refund is made through the control surface or ``refunds.refund_order``.
+- Fulfillments and GraphQL ``orders`` are not simulated.
 - Error wordings not documented by Shopify (bad ``limit``, missing
   ``@idempotent``, missing ``changeFromQuantity``) are our best guess; the
   status codes and shapes are what matters to a client.
