@@ -21,6 +21,9 @@ class Shipment:
     :param carrier_code: the channel's code of the carrier, from the
         backend's carrier mapping; empty when unmapped (the adapter then
         sends the carrier's name, as its channel allows).
+    :param attempt: 1 the first time it is sent, more on a retry: an
+        adapter that must look for an earlier attempt's result on the
+        channel (its answer lost) knows when one may exist.
     """
 
     reference: str
@@ -32,3 +35,4 @@ class Shipment:
     tracking_number: str
     shipped_at: datetime.datetime
     lines: tuple = ()
+    attempt: int = 1

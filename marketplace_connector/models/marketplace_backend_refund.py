@@ -33,3 +33,12 @@ class MarketplaceBackend(models.Model):
         )
         for backend in self:
             backend.refund_count = counts.get(backend, 0)
+
+    def action_view_refunds(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "marketplace_connector.action_marketplace_refund"
+        )
+        action["domain"] = [("backend_id", "=", self.id)]
+        action["context"] = {"create": False}
+        return action

@@ -13,8 +13,12 @@ refusal stays visible on the row, the picking and the sale order, with
 
 import logging
 
+from psycopg2.errors import LockNotAvailable
+
 from odoo import _, fields, models
 from odoo.exceptions import UserError
+
+from odoo.addons.queue_job.exception import RetryableJobError
 
 from ..lib.errors import PermanentError
 from ..lib.shipment import Shipment, ShipmentLine
@@ -75,12 +79,30 @@ class MarketplaceShipment(models.Model):
                 ShipmentLine(line["line_id"], int(line["quantity"]))
                 for line in self.lines or []
             ),
+            attempt=max(1, self.attempts),
         )
 
     def _job_send(self):
         """Send once; a refusal is recorded (the job is done, the row
-        shows why), anything transient retries."""
+        shows why), anything transient retries.
+
+        The row is locked while it is sent (``NOWAIT``): two jobs of one
+        delivery (a Retry pressed while the first still runs) never send it
+        together; the second is retried shortly and finds it sent."""
         self.ensure_one()
+        reference = self.reference  # read before a failed lock aborts the transaction
+        try:
+            self.env.cr.execute(
+                "SELECT state FROM marketplace_shipment WHERE id = %s "
+                "FOR NO KEY UPDATE NOWAIT",
+                (self.id,),
+                log_exceptions=False,
+            )
+        except LockNotAvailable as err:
+            raise RetryableJobError(
+                f"{reference} is being sent by another job", seconds=5
+            ) from err
+        self.invalidate_recordset(["state", "attempts"])
         if self.state == "sent":
             return "Already sent"
         adapter = self.backend_id._get_job_adapter()
@@ -94,6 +116,7 @@ class MarketplaceShipment(models.Model):
         self.write(
             {"state": "sent", "sent_at": fields.Datetime.now(), "last_error": False}
         )
+        self._clear_refusal()
         return f"Sent {self.reference}"
 
     def _refused(self, message):
@@ -108,6 +131,15 @@ class MarketplaceShipment(models.Model):
         )
         binding.write({"sync_state": "error", "sync_message": text})
         self.picking_id.message_post(body=text)
+
+    def _clear_refusal(self):
+        """Sent after a refusal: the order no longer shows this delivery's
+        error (another error it shows stays)."""
+        binding = self.sale_order_id.marketplace_binding_ids[:1]
+        if binding.sync_state == "error" and self.picking_id.name in (
+            binding.sync_message or ""
+        ):
+            binding.write({"sync_state": "synced", "sync_message": False})
 
     def action_retry(self):
         for shipment in self:

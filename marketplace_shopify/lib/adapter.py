@@ -23,6 +23,7 @@ import logging
 from odoo.addons.marketplace_connector.lib.adapter import (
     MarketplaceAdapter,
     RateLimit,
+    ShipmentAdapterMixin,
     StockAbilities,
     StockAdapterMixin,
     register_adapter,
@@ -30,7 +31,7 @@ from odoo.addons.marketplace_connector.lib.adapter import (
 from odoo.addons.marketplace_connector.lib.errors import DataError, WebhookRejected
 from odoo.addons.marketplace_connector.lib.inbound import SOURCE_POLL, SOURCE_WEBHOOK
 
-from . import inventory, mapping, refund_mapping
+from . import fulfilment, inventory, mapping, refund_mapping
 from .client import ShopifyClient
 from .webhook import verify_hmac
 
@@ -77,7 +78,7 @@ def _iso_utc(moment):
 
 
 @register_adapter
-class ShopifyAdapter(StockAdapterMixin, MarketplaceAdapter):
+class ShopifyAdapter(StockAdapterMixin, ShipmentAdapterMixin, MarketplaceAdapter):
     """Shopify through signed webhooks, REST order polling and GraphQL.
 
     :param config: the backend's :class:`BackendConfig`.
@@ -237,6 +238,19 @@ class ShopifyAdapter(StockAdapterMixin, MarketplaceAdapter):
             f"Connected to the Shopify shop {shop.get('name') or '?'} ({domain}), "
             f"currency {shop.get('currencyCode') or '?'}, "
             f"API version {self.config.setting('api_version')}."
+        )
+
+    # Fulfilment (delegated to .fulfilment)
+
+    def send_shipment(self, shipment):
+        """A validated delivery as Shopify fulfillments, one per location
+        (:func:`.fulfilment.send_shipment`); the customer is notified as
+        the backend says (``notify_customer``)."""
+        return fulfilment.send_shipment(
+            self.client,
+            shipment,
+            self.config.setting("notify_customer", True),
+            reserve=lambda cost: self.rate_gate.reserve(self.GRAPHQL, cost),
         )
 
     # Stock (delegated to .inventory)

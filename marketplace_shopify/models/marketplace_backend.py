@@ -31,6 +31,12 @@ class MarketplaceBackend(models.Model):
         help="Comma-separated financial states a Shopify order must have to "
         "be imported. Known states: " + ", ".join(FINANCIAL_STATES),
     )
+    shopify_notify_customer = fields.Boolean(
+        string="Notify Customers of Shipments",
+        default=True,
+        help="When a delivery is validated, Shopify emails the customer the "
+        "shipping confirmation with the tracking number.",
+    )
     access_token_encrypted = fields.Char(groups=MANAGER_GROUP, copy=False)
     webhook_secret_encrypted = fields.Char(groups=MANAGER_GROUP, copy=False)
     webhook_secret_previous_encrypted = fields.Char(groups=MANAGER_GROUP, copy=False)
@@ -64,6 +70,7 @@ class MarketplaceBackend(models.Model):
                 shop_domain=self.shop_domain or "",
                 api_version=self.api_version or "",
                 import_financial_states=self._get_import_financial_states(),
+                notify_customer=self.shopify_notify_customer,
             )
         return settings
 

@@ -5,3 +5,5 @@ from . import test_backend
 from . import test_stock
 from . import test_metrics
 from . import test_refunds
+from . import test_fulfilment
+from . import test_fulfilment_concurrency

@@ -141,6 +141,17 @@ class TestRefunds(ShopifyCase):
         self.assertEqual(entry.mapped("quantity"), [2.0])
         self.assertTrue(self._dirty(mug.product_id), "every channel gets a push")
         self.assertEqual(sale.marketplace_refund_count, 1)
+        self.assertEqual(
+            sale.action_view_marketplace_refunds()["domain"],
+            [("sale_order_id", "=", sale.id)],
+        )
+        self.assertEqual(self.backend.refund_count, 1)
+        self.assertEqual(
+            self.env["marketplace.refund"].search(
+                self.backend.action_view_refunds()["domain"]
+            ),
+            row,
+        )
         event = self.events(resource_type="refund")
         self.assertEqual(event.state, "done")
         self.assertEqual(event.sale_order_id, sale)

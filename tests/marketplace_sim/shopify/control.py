@@ -16,6 +16,13 @@ POST        /_sim/orders/{id}/paid           ``mark_paid`` → order
 POST        /_sim/orders/{id}/cancel         ``cancel_order(**body)`` → order
 POST        /_sim/orders/{id}/close          ``close_order`` → order
 POST        /_sim/orders/{id}/update         ``update_order(**body)`` → order
+GET         /_sim/fulfillments               every fulfillment (REST shape)
+GET         /_sim/orders/{id}/fulfillments   the order's fulfillments
+GET         /_sim/orders/{id}/fulfillment_orders  its fulfillment orders
+POST        /_sim/orders/{id}/hold           {reason, notes}: hold them
+POST        /_sim/orders/{id}/release        release every hold
+POST        /_sim/orders/{id}/move           {line_item_id, location_id,
+                                             quantity} to another location
 POST        /_sim/orders/{id}/refund         ``refunds.refund_order(**body)`` →
                                              refund (fires ``refunds/create``)
 POST        /_sim/orders/{id}/fulfil         ``refunds.mark_fulfilled(**body)``
@@ -39,7 +46,7 @@ POST        /_sim/webhooks/drain             {timeout} → {"drained": bool}
 
 import re
 
-from . import refunds
+from . import fulfillment, refunds
 from .wire import json_response
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -132,6 +139,9 @@ def _routes(sim, request, body):
     match = _ORDER.fullmatch(path)
     if match and method == "GET":
         return 200, sim.get_order(int(match.group(1)))
+    found = fulfillment.control(sim, method, path, body)
+    if found is not None:
+        return found
     raise _NotFound(f"no control endpoint {method} {path}")
 
 

@@ -28,7 +28,7 @@ from graphql import (
 )
 from graphql.execution.values import get_directive_values, get_variable_values
 
-from . import graphql_schema
+from . import fulfillment_graphql, graphql_schema
 from .clock import SHOP_IANA_TIMEZONE, format_utc
 from .cost import MAX_QUERY_COST, CostCalculator
 from .inventory import InventoryInputError, parse_gid
@@ -424,6 +424,7 @@ def _attach_resolvers(schema):
     schema.mutation_type.fields[
         "inventorySetQuantities"
     ].resolve = _inventory_set_quantities
+    fulfillment_graphql.attach_resolvers(schema)
 
 
 def schema_for(version):

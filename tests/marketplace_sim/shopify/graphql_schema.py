@@ -9,6 +9,7 @@ import threading
 
 from graphql import build_schema
 
+from . import fulfillment_graphql
 from .inventory import CHANGE_FROM_VERSION
 
 _SDL = """
@@ -218,7 +219,8 @@ def schema_for(version, attach_resolvers):
     shape = shape_for(version)
     with _lock:
         if shape not in _schemas:
-            schema = build_schema(_SDL % {"compare_field": _SHAPES[shape]})
+            sdl = _SDL % {"compare_field": _SHAPES[shape]}
+            schema = build_schema(sdl + fulfillment_graphql.sdl_after(sdl))
             attach_resolvers(schema)
             _schemas[shape] = schema
         return _schemas[shape]

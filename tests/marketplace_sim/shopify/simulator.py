@@ -13,6 +13,7 @@ import uuid
 from . import orders
 from .clock import coerce_epoch, format_ts
 from .faults import FaultInjector
+from .fulfillment import FulfillmentDesk
 from .inventory import InventorySetter
 from .ratelimit import LeakyBucket, plan_limits
 from .server import serve_in_thread
@@ -92,6 +93,8 @@ class ShopifySimulator:
             limits.graphql_capacity, limits.graphql_restore_per_second
         )
         self._owned_webhooks = None
+        #: fulfillment orders and fulfillments (``fulfillment``)
+        self.fulfillment = FulfillmentDesk(self)
         self._server = None
         self._thread = None
         self._stopping = threading.Event()
