@@ -6,6 +6,7 @@ topic."""
 from decimal import Decimal
 
 import pytest
+import requests
 from marketplace_sim.shopify import ShopifySimulator, sign_webhook
 from marketplace_sim.shopify import refunds as sim_refunds
 
@@ -227,3 +228,20 @@ def test_the_simulator_refuses_what_shopify_refuses(sim):
         refund(1)
     level = sim.inventory_snapshot()[0]
     assert (level["sku"], level["available"], level["committed"]) == ("MUG-BLUE", 10, 0)
+
+
+def test_the_control_surface_refunds_and_refuses_over_http(sim):
+    sim.start()
+    try:
+        order = sim.create_order(lines=[("MUG-BLUE", 2)], notify=False)
+        url = f"{sim.url}/_sim/orders/{order['id']}/refund"
+        line = {"sku": "MUG-BLUE", "quantity": 1, "restock_type": "cancel"}
+        answer = requests.post(url, json={"lines": [line], "shipping": True}, timeout=5)
+        assert answer.status_code == 200
+        assert answer.json()["refund_line_items"][0]["quantity"] == 1
+        line["quantity"] = 5
+        refused = requests.post(url, json={"lines": [line]}, timeout=5)
+        assert refused.status_code == 400
+        assert "1 left to refund" in refused.json()["error"]
+    finally:
+        sim.stop()
