@@ -96,6 +96,10 @@ class AmazonCase(JobRunnerMixin, LoopbackHttpCase):
                 "request_timeout": 5.0,
                 "stock_push_delay": 0,
                 "poll_overlap_minutes": 0,
+                # simulated orders are taxed at any rate: each rate gets a
+                # tax copied from the company's sales tax (issue #23)
+                "unmapped_tax_policy": "template",
+                "tax_template_id": cls.env.company.account_sale_tax_id.id,
             }
         )
         cls.env["marketplace.channel.location"].create(

@@ -31,3 +31,8 @@ from . import marketplace_refund
 from . import marketplace_backend_refund
 from . import sale_order_refund
 from . import stock_return_picking
+from . import account_tax
+from . import marketplace_tax_mapping
+from . import marketplace_payment_journal
+from . import marketplace_backend_accounting
+from . import marketplace_order_binding_invoice

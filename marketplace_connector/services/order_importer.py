@@ -10,12 +10,12 @@ Idempotent and insensitive to delivery order:
 * create, update, paid and cancelled all land on the one sale order bound to
   the external order (``UNIQUE(backend_id, external_id)``).
 
-Prices and taxes are the channel's: unit prices as sold, one Odoo tax per
-channel tax rate (found or created, price-included when the channel's prices
-include tax), discounts and shipping as lines. The resulting total is checked
-against the channel's ``total_price``; a difference of a few cents (per-line
-versus global rounding) is booked on a visible rounding line, a larger one
-fails the import with the figures.
+Prices and taxes are the channel's: unit prices as sold, each channel tax
+booked with the Odoo tax its backend maps it to (:mod:`.order_taxes`),
+discounts and shipping as lines. The resulting total is checked against the
+channel's ``total_price`` at the currency's own precision; a difference of a
+few units of it (per-line versus global rounding) is booked on a visible
+rounding line, a larger one fails the import with the figures.
 """
 
 import contextlib
@@ -34,8 +34,9 @@ from ..lib.pricing import (
     exact_discount_percent,
     lines_signature,
     rounding_tolerance,
-    to_cents,
 )
+from .order_invoicing import enqueue_invoicing
+from .order_taxes import OrderTaxes
 from .stock_ledger import StockLedger
 
 _logger = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ class OrderImporter:
             .env
         )
         self.company = backend.company_id
-        self._tax_cache = {}
+        self.taxes = OrderTaxes(backend, self.env)
         self._product_cache = {}
         self._region_cache = {}
         self._adapter = None
@@ -173,7 +174,7 @@ class OrderImporter:
         the ORM's cache, which a savepoint for writes clears -- everything
         read so far in the transaction would be read again."""
         locked = set(self.ledger._locked)
-        taxes, products = dict(self._tax_cache), dict(self._product_cache)
+        taxes, products = dict(self.taxes.cache), dict(self._product_cache)
         if not writes:
             self.env.flush_all()
         try:
@@ -181,7 +182,7 @@ class OrderImporter:
                 yield
         except BaseException:
             self.ledger._locked = locked
-            self._tax_cache, self._product_cache = taxes, products
+            self.taxes.cache, self._product_cache = taxes, products
             raise
 
     def _simulate_latency(self):
@@ -204,8 +205,10 @@ class OrderImporter:
                 "financial_status": order.financial_status,
                 "marketplace": order.marketplace,
                 "lines_signature": lines_signature(order),
+                "payment_gateway": order.payment_gateway or False,
             }
         )
+        enqueue_invoicing(binding, order)
 
     def _lock(self, external_id):
         self.env.cr.execute(
@@ -350,6 +353,7 @@ class OrderImporter:
 
     def _sale_order_vals(self, order):
         pricelist = self._pricelist(order.currency)
+        self._check_price_precision(pricelist.currency_id)
         partner = self._partner(order)
         shipping_partner = self._shipping_partner(partner, order)
         vals = {
@@ -564,50 +568,9 @@ class OrderImporter:
         self._product_cache[key] = product
         return product
 
-    def _taxes(self, tax_rates, included):
-        taxes = self.env["account.tax"]
-        for tax_rate in tax_rates:
-            if not tax_rate.rate:
-                continue
-            taxes |= self._tax(tax_rate, included)
-        return taxes
-
-    def _tax(self, tax_rate, included):
-        amount = float((tax_rate.rate * 100).quantize(Decimal("0.0001")))
-        key = (amount, included, tax_rate.title)
-        if key in self._tax_cache:
-            return self._tax_cache[key]
-        tax = self.env["account.tax"].search(
-            [
-                ("type_tax_use", "=", "sale"),
-                ("amount_type", "=", "percent"),
-                ("amount", "=", amount),
-                ("price_include", "=", included),
-                ("company_id", "=", self.company.id),
-            ],
-            limit=1,
-        )
-        if not tax:
-            suffix = " incl." if included else ""
-            tax = self.env["account.tax"].create(
-                {
-                    "name": f"{tax_rate.title or 'Tax'} {amount:g}%{suffix} "
-                    f"({self.backend.marketplace_type})",
-                    "amount": amount,
-                    "amount_type": "percent",
-                    "type_tax_use": "sale",
-                    "price_include_override": "tax_included"
-                    if included
-                    else "tax_excluded",
-                    "company_id": self.company.id,
-                }
-            )
-        self._tax_cache[key] = tax
-        return tax
-
     def _product_line_commands(self, line, order):
         product = self._product(line)
-        taxes = self._taxes(line.taxes, order.taxes_included)
+        taxes = self.taxes.of(line.taxes, order)
         vals = {
             "product_id": product.id,
             "name": line.title or product.display_name,
@@ -619,7 +582,9 @@ class OrderImporter:
         discount_command = None
         if line.discount_amount:
             percent = exact_discount_percent(
-                line.price_unit * line.quantity, line.discount_amount
+                line.price_unit * line.quantity,
+                line.discount_amount,
+                self._decimals(order),
             )
             if percent is not None:
                 vals["discount"] = float(percent)
@@ -630,7 +595,7 @@ class OrderImporter:
         return [Command.create(vals)] + ([discount_command] if discount_command else [])
 
     def _shipping_line_commands(self, shipping, order):
-        taxes = self._taxes(shipping.taxes, order.taxes_included)
+        taxes = self.taxes.of(shipping.taxes, order)
         product = self.env.ref("marketplace_connector.product_marketplace_shipping")
         commands = [
             Command.create(
@@ -663,10 +628,29 @@ class OrderImporter:
             }
         )
 
+    def _check_price_precision(self, currency):
+        """Unit prices are kept at the *Product Price* precision: one below
+        the currency's (2 for dinars with 3) would round every price."""
+        digits = self.env["decimal.precision"].precision_get("Product Price")
+        if digits < currency.decimal_places:
+            raise DataError(
+                f"{currency.name} has {currency.decimal_places} decimals but "
+                f"Odoo keeps prices with {digits}: set the decimal accuracy "
+                f"'Product Price' to {currency.decimal_places} (Settings > "
+                f"Technical > Decimal Accuracy), then Retry."
+            )
+
+    def _decimals(self, order):
+        """The decimal places of the order's currency (JPY 0, KWD 3)."""
+        return self._pricelist(order.currency).currency_id.decimal_places
+
     def _book_rounding(self, sale, order):
+        """Reconcile Odoo's total with the channel's at the currency's own
+        precision (a yen, a fils, a cent)."""
         currency = sale.currency_id
+        digits = currency.decimal_places
         difference = currency.round(
-            float(to_cents(order.total_price)) - sale.amount_total
+            currency.round(float(order.total_price)) - sale.amount_total
         )
         if currency.is_zero(difference):
             return
@@ -677,9 +661,9 @@ class OrderImporter:
         if Decimal(str(abs(difference))) > tolerance:
             raise DataError(
                 f"Totals differ: {order.currency} {order.total_price} on the "
-                f"marketplace, {sale.amount_total:.2f} in Odoo (tax "
-                f"{order.total_tax} vs {sale.amount_tax:.2f}). Check the taxes "
-                f"and the pricelist, then Retry."
+                f"marketplace, {sale.amount_total:.{digits}f} in Odoo (tax "
+                f"{order.total_tax} vs {sale.amount_tax:.{digits}f}). Check the "
+                f"taxes and their mappings, then Retry."
             )
         product = self.env.ref("marketplace_connector.product_marketplace_rounding")
         sale.order_line = [

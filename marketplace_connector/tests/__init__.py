@@ -18,3 +18,4 @@ from . import test_reconciliation
 from . import test_intake
 from . import test_order_import
 from . import test_translations
+from . import test_order_taxes

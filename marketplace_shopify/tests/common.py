@@ -93,6 +93,10 @@ class ShopifyCase(JobRunnerMixin, LoopbackHttpCase):
                 "warehouse_id": cls.warehouse.id,
                 "pricelist_id": cls.pricelist_usd.id,
                 "request_timeout": 2.0,
+                # simulated orders are taxed at any rate: each rate gets a
+                # tax copied from the company's sales tax (issue #23)
+                "unmapped_tax_policy": "template",
+                "tax_template_id": cls.env.company.account_sale_tax_id.id,
             }
         )
         cls.products = {

@@ -207,6 +207,8 @@ class AmazonSeller:
                 "aws_secret_access_key": AWS_SECRET,
                 "warehouse_id": warehouse.id,
                 "pricelist_id": pricelist.id,
+                "unmapped_tax_policy": "template",
+                "tax_template_id": env.company.account_sale_tax_id.id,
                 "poll_enabled": True,
                 "channel_location_ids": [
                     (

@@ -346,6 +346,8 @@ class Stack:
                         "webhook_secret": store.secret,
                         "warehouse_id": warehouse.id,
                         "pricelist_id": pricelist.id,
+                        "unmapped_tax_policy": "template",
+                        "tax_template_id": env.company.account_sale_tax_id.id,
                         "poll_enabled": True,
                         "channel_location_ids": [
                             (

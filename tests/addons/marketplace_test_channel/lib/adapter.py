@@ -45,6 +45,7 @@ from odoo.addons.marketplace_connector.lib.order import (
     Order,
     OrderLine,
     ShippingLine,
+    TaxRate,
 )
 from odoo.addons.marketplace_connector.lib.stock import StockWriteResult
 
@@ -87,6 +88,21 @@ def inventory_event(payload, topic, source):
         external_updated_at=updated_at,
         payload=payload,
         source=source,
+    )
+
+
+def _tax_rates(taxes):
+    """A line's ``taxes``: ``[{title, rate, country?, region?,
+    collected_by_channel?}]``, rates as fractions in text ("0.2")."""
+    return tuple(
+        TaxRate(
+            title=tax["title"],
+            rate=Decimal(str(tax["rate"])),
+            country=tax.get("country") or "",
+            region=tax.get("region") or "",
+            collected_by_channel=bool(tax.get("collected_by_channel")),
+        )
+        for tax in taxes or ()
     )
 
 
@@ -267,6 +283,7 @@ class TestChannelAdapter(
                 title=line.get("title") or line.get("sku") or "",
                 quantity=Decimal(line["quantity"]),
                 price_unit=Decimal(line["price"]),
+                taxes=_tax_rates(line.get("taxes")),
             )
             for line in payload["lines"]
         )
@@ -283,7 +300,7 @@ class TestChannelAdapter(
             currency=payload.get("currency") or "USD",
             created_at=_naive_utc(payload.get("created_at") or payload["updated_at"]),
             updated_at=_naive_utc(payload["updated_at"]),
-            taxes_included=False,
+            taxes_included=bool(payload.get("taxes_included")),
             financial_status="pending" if status == "pending" else "paid",
             fulfillment_status="",
             cancelled_at=_naive_utc(payload["updated_at"])
@@ -299,16 +316,24 @@ class TestChannelAdapter(
             shipping_address=address,
             billing_address=address,
             lines=lines,
-            shipping_lines=(ShippingLine("Shipping", "standard", shipping),)
+            shipping_lines=(
+                ShippingLine(
+                    "Shipping",
+                    "standard",
+                    shipping,
+                    taxes=_tax_rates(payload.get("shipping_taxes")),
+                ),
+            )
             if shipping
             else (),
             total_price=total,
-            total_tax=Decimal(0),
+            total_tax=Decimal(str(payload.get("total_tax") or 0)),
             total_discounts=Decimal(0),
             digest=hashlib.sha1(
                 json.dumps(payload, sort_keys=True).encode()
             ).hexdigest(),
             fulfilled_by_channel=bool(payload.get("fulfilled_by_channel")),
+            payment_gateway=payload.get("payment_gateway") or "",
         )
 
     # Stock
