@@ -101,6 +101,14 @@ class TestFulfilment(ShopifyCase):
         self.assertEqual(
             set(shipments.mapped("picking_id")), set(sale.picking_ids), "one each"
         )
+        # Shopify's orders/updated of the fulfilled order changes nothing here
+        fulfilled = self.sim.get_order(payload["id"])
+        self.assertEqual(self.deliver("orders/updated", fulfilled), 200)
+        self.perform_jobs()
+        self.assertEqual(self.events(topic="orders/updated").mapped("state"), ["done"])
+        self.assertEqual(sale.state, "sale")
+        self.assertEqual(sale.marketplace_sync_state, "synced")
+        self.assertEqual(len(sale.picking_ids), 2, "no new delivery")
 
     def test_a_retried_job_and_a_second_validation_fulfil_once(self):
         payload, sale = self.import_order([("MUG-BLUE", 2)])
