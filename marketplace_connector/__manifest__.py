@@ -39,4 +39,8 @@
         "views/marketplace_overview_views.xml",
         "views/marketplace_tax_mapping_views.xml",
     ],
+    "assets": {
+        # browser tours (tests/test_tours.py)
+        "web.assets_tests": ["marketplace_connector/static/tests/tours/*.js"],
+    },
 }

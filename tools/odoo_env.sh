@@ -80,6 +80,21 @@ ensure_postgres() {
     fi
 }
 
+# Odoo's browser tests (HttpCase.start_tour) need a headless Chrome or
+# Chromium; Odoo looks for these names on the PATH. Debian's package
+# otherwise, as for PostgreSQL.
+ensure_chromium() {
+    local name
+    for name in google-chrome chromium chromium-browser google-chrome-stable; do
+        command -v "$name" >/dev/null 2>&1 && return 0
+    done
+    echo "No Chrome or Chromium for the browser tests: installing chromium." >&2
+    command -v apt-get >/dev/null 2>&1 || die "Chromium is not installed and apt-get is missing: install Chrome or Chromium for the browser tests (tours)."
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+        >"$VAR_DIR/apt-chromium.log" 2>&1 || die "could not install Chromium (see $VAR_DIR/apt-chromium.log)"
+    command -v chromium >/dev/null 2>&1 || die "Chromium installed but not on the PATH (see $VAR_DIR/apt-chromium.log)"
+}
+
 addons_path() {
     "$PYTHON" - "$REPO_ROOT" <<'PY'
 import os, sys
