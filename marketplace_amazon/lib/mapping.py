@@ -8,6 +8,10 @@ subtype (``ITEM``, ``SHIPPING``, ``GIFT_WRAP``...). The core books rates
 against Amazon's to the cent, so this module chooses, for each tax amount,
 a rate that gives back exactly that amount on its base:
 
+* the rate of the order's largest item is tried first on every line and
+  charge (a small base, such as shipping, is reproduced by many rates: 0.41
+  of tax on 4.99 is 8.22 % as well as 8.25 %), so that one tax is one rate
+  and one tax mapping;
 * a line's base is its ITEM amount less its item discount; the rate is
   ``tax / base`` rounded to 1e-6 (what the core keeps), nudged to a
   neighbour when rounding would miss the cent, and preferring a rate with
@@ -19,6 +23,12 @@ a rate that gives back exactly that amount on its base:
 * shipping of all items is one shipping line (its tax reproduced on the sum);
   gift wrap, COD fees and other charges one line per kind, a delivery tip
   one untaxed line.
+
+Taxes the marketplace collects and remits itself (an item's
+``tax.taxCollections`` with model ``MARKETPLACE_FACILITATOR``, asked for with
+``includedData=TAX``) are flagged ``collected_by_channel``: the core books them
+on the backend's clearing account, not as a tax the seller owes. Amounts are
+rounded at the currency's own decimals (yen 0, dinars 3).
 
 Taxes included or not is read from the amounts: when ``grandTotal`` equals
 the sum with the taxes added, they are excluded (US and Canadian sales tax,
@@ -51,17 +61,26 @@ from odoo.addons.marketplace_connector.lib.order import (
 )
 from odoo.addons.marketplace_connector.lib.pricing import (
     exact_discount_percent,
-    to_cents,
+    minor_units,
+    round_money,
 )
 
 ZERO = Decimal(0)
 #: the core keeps a rate as a percentage with four decimals
 RATE_QUANTUM = Decimal("0.000001")
-#: coarser rates tried first (a percentage with 2, then 3 decimals)
-NICE_QUANTA = (Decimal("0.0001"), Decimal("0.00001"))
+#: coarser rates tried first: a whole percentage, then with 1, 2 and 3
+#: decimals (in yen, 33 on 333 is 10 %, not 9.91 %)
+NICE_QUANTA = (
+    Decimal("0.01"),
+    Decimal("0.001"),
+    Decimal("0.0001"),
+    Decimal("0.00001"),
+)
 #: how far from the plain quotient a rate is searched (in 1e-6 steps)
 MAX_RATE_STEPS = 400
 TAX_TITLE = "Tax"
+#: ``ItemTaxCollection.model`` of a tax Amazon withholds and remits
+MARKETPLACE_FACILITATOR = "MARKETPLACE_FACILITATOR"
 #: marketplaces whose prices exclude tax (sales tax added at checkout)
 TAX_EXCLUSIVE_MARKETPLACES = frozenset({"ATVPDKIKX0DER", "A2EUQ1WTGCTBG2"})
 PENDING_STATUSES = ("PENDING", "PENDING_AVAILABILITY")
@@ -158,19 +177,21 @@ def _currency_of(payload):
 # Rates
 
 
-def _tax_on(base, rate, included):
+def _tax_on(base, rate, included, decimals=2):
     if included:
-        return to_cents(base * rate / (1 + rate))
-    return to_cents(base * rate)
+        return round_money(base * rate / (1 + rate), decimals)
+    return round_money(base * rate, decimals)
 
 
-def tax_rate(tax, base, included=False, split=None):
+def tax_rate(tax, base, included=False, split=None, decimals=2, preferred=()):
     """A rate (fraction, six decimals) with which the core computes ``tax``
     on ``base`` to the cent.
 
     :param included: ``base`` includes the tax (VAT prices).
     :param split: ``(gross, discount)`` when the core books a discount as a
         separate line: the rounded taxes of both must also add up to ``tax``.
+    :param decimals: the currency's decimal places (taxes are rounded there).
+    :param preferred: rates to take first when they reproduce ``tax``.
     :return: the rate; ``Decimal(0)`` when there is no tax or no base.
     """
     if not tax or base <= 0 or (included and base <= tax):
@@ -179,12 +200,18 @@ def tax_rate(tax, base, included=False, split=None):
 
     def miss(rate):
         """How far the core's taxes of the line(s) are from ``tax``."""
+        on_base = _tax_on(base, rate, included, decimals)
         if split is None:
-            return abs(_tax_on(base, rate, included) - tax)
+            return abs(on_base - tax)
         gross, discount = split
-        booked = _tax_on(gross, rate, included) - _tax_on(discount, rate, included)
-        return abs(_tax_on(base, rate, included) - tax) + abs(booked - tax)
+        booked = _tax_on(gross, rate, included, decimals) - _tax_on(
+            discount, rate, included, decimals
+        )
+        return abs(on_base - tax) + abs(booked - tax)
 
+    for rate in preferred:
+        if rate > 0 and not miss(rate):
+            return rate.quantize(RATE_QUANTUM)
     for quantum in NICE_QUANTA:
         rate = exact.quantize(quantum)
         if rate > 0 and not miss(rate):
@@ -202,8 +229,20 @@ def tax_rate(tax, base, included=False, split=None):
     return best
 
 
-def _taxes(rate):
-    return (TaxRate(title=TAX_TITLE, rate=rate),) if rate else ()
+def _taxes(rate, collected=False):
+    if not rate:
+        return ()
+    return (TaxRate(title=TAX_TITLE, rate=rate, collected_by_channel=collected),)
+
+
+def collected_by_marketplace(item):
+    """Whether Amazon collects and remits the item's tax itself."""
+    tax = item.get("tax") if isinstance(item.get("tax"), dict) else {}
+    return any(
+        isinstance(collection, dict)
+        and _text(collection.get("model")).upper() == MARKETPLACE_FACILITATOR
+        for collection in tax.get("taxCollections") or ()
+    )
 
 
 # Amounts
@@ -257,11 +296,14 @@ class _Charge:
     price: Decimal = ZERO
     discount: Decimal = ZERO
     tax: Decimal = ZERO
+    #: Amazon collects the tax of (one of) the items it sums
+    collected: bool = False
 
-    def add(self, price, discount, tax):
+    def add(self, price, discount, tax, collected=False):
         self.price += price
         self.discount += discount
         self.tax += tax
+        self.collected = self.collected or (collected and bool(tax))
 
 
 def _item_quantity(item, where):
@@ -332,7 +374,24 @@ def _cancel_reason(items):
     return ""
 
 
-def _line(item, amounts, quantity, included, where):
+def _preferred_rates(read, included, decimals):
+    """The rate of the item with the largest taxed base (the most precise
+    one), for every line and charge to try first."""
+    largest = None
+    for _item, amounts, _quantity, _where in read:
+        if amounts is None:
+            continue
+        base = amounts.get("ITEM") - amounts.get("DISCOUNT", "ITEM")
+        tax = amounts.get("TAX", "ITEM")
+        if tax and base > 0 and (largest is None or base > largest[0]):
+            largest = (base, tax)
+    if largest is None:
+        return ()
+    rate = tax_rate(largest[1], largest[0], included, decimals=decimals)
+    return (rate,) if rate else ()
+
+
+def _line(item, amounts, quantity, included, where, decimals=2, preferred=()):
     product = item.get("product") if isinstance(item.get("product"), dict) else {}
     sku = _text(product.get("sellerSku"))
     if amounts is None:  # no proceeds yet (pending): the listed unit price
@@ -346,16 +405,16 @@ def _line(item, amounts, quantity, included, where):
         tax = amounts.get("TAX", "ITEM")
     if quantity:
         price_unit = gross / quantity
-        if to_cents(price_unit) * quantity == gross:
-            price_unit = to_cents(price_unit)
+        if round_money(price_unit, decimals) * quantity == gross:
+            price_unit = round_money(price_unit, decimals)
         else:  # not a price in cents: the core's rounding line takes the rest
             price_unit = price_unit.quantize(RATE_QUANTUM)
     else:
         price_unit = _money((product.get("price") or {}).get("unitPrice"), "price")
     split = None
-    if discount and exact_discount_percent(gross, discount) is None:
+    if discount and exact_discount_percent(gross, discount, decimals) is None:
         split = (gross, discount)
-    rate = tax_rate(tax, gross - discount, included, split)
+    rate = tax_rate(tax, gross - discount, included, split, decimals, preferred)
     return OrderLine(
         external_id=_text(item.get("orderItemId")),
         sku=sku,
@@ -364,21 +423,23 @@ def _line(item, amounts, quantity, included, where):
         quantity=Decimal(quantity),
         price_unit=price_unit,
         discount_amount=discount,
-        taxes=_taxes(rate),
+        taxes=_taxes(rate, collected_by_marketplace(item)),
     )
 
 
-def _charge_line(title, code, charge, included):
+def _charge_line(title, code, charge, included, decimals=2, preferred=()):
     split = None
     if charge.discount:
         split = (charge.price, charge.discount)
-    rate = tax_rate(charge.tax, charge.price - charge.discount, included, split)
+    rate = tax_rate(
+        charge.tax, charge.price - charge.discount, included, split, decimals, preferred
+    )
     return ShippingLine(
         title=title,
         code=code,
         price=charge.price,
         discount_amount=charge.discount,
-        taxes=_taxes(rate),
+        taxes=_taxes(rate, charge.collected),
     )
 
 
@@ -439,37 +500,46 @@ def _parse(payload, order_id):
         read.append(
             (item, _item_amounts(item, where), _item_quantity(item, where), where)
         )
+    decimals = minor_units(currency)
     shipping, charges = _Charge(), {}
     prices = taxes = discounts = ZERO
-    for _item, amounts, _quantity, _where in read:
+    for item, amounts, _quantity, _where in read:
         if amounts is None:
             continue
+        collected = collected_by_marketplace(item)
         for kind in amounts.kinds():
             price = amounts.get(kind)
             discount = amounts.get("DISCOUNT", kind)
             tax = amounts.get("TAX", kind)
             if kind == "SHIPPING":
-                shipping.add(price, discount, tax)
+                shipping.add(price, discount, tax, collected)
             elif kind != "ITEM":
-                charges.setdefault(kind, _Charge()).add(price, discount, tax)
+                charges.setdefault(kind, _Charge()).add(price, discount, tax, collected)
             prices += price
         discounts += sum(v for (k, _s), v in amounts.values.items() if k == "DISCOUNT")
         taxes += sum(v for (k, _s), v in amounts.values.items() if k == "TAX")
     tip = _delivery_tip(payload)
     included = _included(payload, marketplace, prices - discounts + tip, taxes)
 
+    preferred = _preferred_rates(read, included, decimals)
     lines = []
     for item, amounts, quantity, where in read:
-        line = _line(item, amounts, quantity, included, where)
+        line = _line(item, amounts, quantity, included, where, decimals, preferred)
         lines.append(line)
         if amounts is None:
             prices += line.price_unit * quantity
     shipping_lines = []
     if shipping.price or shipping.tax:
-        shipping_lines.append(_charge_line("Shipping", "SHIPPING", shipping, included))
+        shipping_lines.append(
+            _charge_line(
+                "Shipping", "SHIPPING", shipping, included, decimals, preferred
+            )
+        )
     for kind, charge in sorted(charges.items()):
         title = CHARGE_TITLES.get(kind, kind.replace("_", " ").capitalize())
-        shipping_lines.append(_charge_line(title, kind, charge, included))
+        shipping_lines.append(
+            _charge_line(title, kind, charge, included, decimals, preferred)
+        )
     if tip:
         shipping_lines.append(ShippingLine("Delivery tip", "DELIVERY_TIP", tip))
 

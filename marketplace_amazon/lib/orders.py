@@ -40,7 +40,7 @@ ORDER_PATH = "/orders/2026-01-01/orders/{}"
 #: what the mapping reads: buyer and address (PII), money, status and
 #: channel, the cancellation reason (promotion ids, tax registrations,
 #: payment and package details are not imported)
-ORDER_DATA = ("BUYER", "RECIPIENT", "PROCEEDS", "FULFILLMENT", "CANCELLATION")
+ORDER_DATA = ("BUYER", "RECIPIENT", "PROCEEDS", "FULFILLMENT", "CANCELLATION", "TAX")
 PAGE_SIZE = 100
 #: how far behind now a poll stops (Amazon's two-minute rule, plus slack)
 DATA_LAG = datetime.timedelta(minutes=2, seconds=10)

@@ -179,7 +179,15 @@ def _taxes(tax_lines, where):
             raise DataError(f"A tax line of {where} is not an object: {tax!r}.")
         title = _text(tax.get("title")) or "Tax"
         rate = _decimal(tax.get("rate"), f"The rate of tax '{title}' on {where}")
-        taxes.append(TaxRate(title=title, rate=rate))
+        # channel_liable: the sales channel (a marketplace selling through
+        # the shop) remits this tax, not the merchant
+        taxes.append(
+            TaxRate(
+                title=title,
+                rate=rate,
+                collected_by_channel=tax.get("channel_liable") is True,
+            )
+        )
     return tuple(taxes)
 
 
@@ -244,6 +252,17 @@ def _shipping_line(data, index):
         discount_amount=discount,
         taxes=_taxes(data.get("tax_lines"), where),
     )
+
+
+def _payment_gateway(payload):
+    """The gateway that took the payment (``payment_gateway_names``; the
+    first when several did: the backend's journal per gateway uses it)."""
+    names = payload.get("payment_gateway_names")
+    if isinstance(names, list):
+        for name in names:
+            if _text(name):
+                return _text(name)
+    return ""
 
 
 def _list(payload, key):
@@ -315,6 +334,7 @@ def parse_order(payload):
             digest=order_digest(payload),
             test=bool(payload.get("test")),
             note=_text(payload.get("note")),
+            payment_gateway=_payment_gateway(payload),
         )
     except DataError as err:
         raise DataError(f"Shopify order {name} (id {order_id}): {err}") from err

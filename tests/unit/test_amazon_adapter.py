@@ -94,8 +94,9 @@ def test_notification_becomes_the_order_it_announces(sim, adapter, gate):
     assert payload["orderId"] == order["orderId"]
     assert gate.reserved[-1] == ("getOrder", 1)
     sent = adapter.client.session.sent[-1]
-    assert "includedData=BUYER%2CRECIPIENT%2CPROCEEDS%2CFULFILLMENT%2CCANCELLATION" in (
-        sent.url
+    assert (
+        "includedData=BUYER%2CRECIPIENT%2CPROCEEDS%2CFULFILLMENT%2CCANCELLATION%2CTAX"
+        in (sent.url)
     )
     parsed = adapter.parse_order(payload)
     assert parsed.total_price == Decimal(order["proceeds"]["grandTotal"]["amount"])

@@ -113,6 +113,7 @@ class OrderBook:
         address=None,
         created_at=None,
         service_level="STANDARD",
+        marketplace_facilitator=False,
     ):
         """Place an order.
 
@@ -122,6 +123,8 @@ class OrderBook:
             title``. Missing taxes are ``tax_rate`` x the amount; the order's
             ``shipping`` goes on its first line.
         :param status: PENDING (not paid yet) or UNSHIPPED (paid).
+        :param marketplace_facilitator: Amazon collects and remits the
+            taxes of every item (its ``tax.taxCollections``).
         """
         mkt = marketplace(marketplace_id)
         if fulfillment not in ("MFN", "AFN"):
@@ -173,6 +176,7 @@ class OrderBook:
                             line.get("promotion_discount", 0), "promotion_discount"
                         ),
                         promotion_id=line.get("promotion_id"),
+                        facilitator=bool(marketplace_facilitator),
                     )
                 )
             now = self.clock() if created_at is None else float(created_at)

@@ -50,6 +50,7 @@ ORDER_SECTIONS = {
 }
 ITEM_SECTIONS = {
     "PROCEEDS": ("proceeds",),
+    "TAX": ("tax",),
     "PROMOTION": ("promotion",),
     "CANCELLATION": ("cancellation",),
     "FULFILLMENT": ("fulfillment",),
@@ -85,6 +86,8 @@ class OrderItem:
     promotion_discount: Decimal
     promotion_id: str | None = None
     shipped: int = 0
+    #: Amazon collects and remits the item's tax (marketplace facilitator)
+    facilitator: bool = False
 
     @property
     def unshipped(self):
@@ -187,6 +190,15 @@ class Order:
                 for entry in breakdowns:
                     amount = Decimal(entry["subtotal"]["amount"])
                     totals[entry["type"]] = totals.get(entry["type"], 0) + amount
+            if item.facilitator:
+                rendered["tax"] = {
+                    "taxCollections": [
+                        {
+                            "model": "MARKETPLACE_FACILITATOR",
+                            "responsibleParty": "Amazon Services, Inc.",
+                        }
+                    ]
+                }
             if item.promotion_id:
                 rendered["promotion"] = {
                     "breakdowns": [{"promotionId": item.promotion_id}]
