@@ -2,7 +2,7 @@
 {
     "name": "Marketplace Connector: Shopify",
     "summary": "Shopify adapter: signed webhooks, Admin API client, order mapping",
-    "version": "18.0.2.0.0",
+    "version": "18.0.3.0.0",
     "category": "Sales/Sales",
     "website": "https://github.com/marketplace-connector/marketplace-connector",
     "author": "Marketplace Connector contributors",
@@ -10,5 +10,13 @@
     "installable": True,
     "depends": ["marketplace_connector"],
     "external_dependencies": {"python": ["requests"]},
-    "data": ["views/marketplace_backend_views.xml"],
+    "data": [
+        "security/shopify_financial_state_security.xml",
+        "data/shopify_financial_state_data.xml",
+        "views/marketplace_backend_views.xml",
+    ],
+    "assets": {
+        # browser tours (tests/test_tours.py)
+        "web.assets_tests": ["marketplace_shopify/static/tests/tours/*.js"],
+    },
 }

@@ -19,3 +19,4 @@ from . import test_intake
 from . import test_order_import
 from . import test_translations
 from . import test_order_taxes
+from . import test_tours

@@ -1,1 +1,2 @@
 from . import marketplace_backend
+from . import marketplace_shopify_financial_state

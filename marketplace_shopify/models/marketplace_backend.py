@@ -1,15 +1,15 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
 """What a Shopify backend adds to the core's: the shop, the Admin API
-version and token, the webhook secrets and which orders import."""
+version and token, the webhook secrets and which orders import (a choice
+among Shopify's financial states)."""
 
-from odoo import _, api, fields, models
-from odoo.exceptions import ValidationError
+from odoo import api, fields, models
 
 from odoo.addons.marketplace_connector.models.marketplace_backend import MANAGER_GROUP
 
-from ..lib.mapping import FINANCIAL_STATES
-
 DEFAULT_API_VERSION = "2026-10"
+#: what a new backend imports: orders paid or whose payment is authorised
+DEFAULT_IMPORT_FINANCIAL_STATES = ("paid", "partially_paid", "authorized")
 SHOPIFY_CREDENTIALS = {
     "access_token": "access_token_encrypted",
     "webhook_secret": "webhook_secret_encrypted",
@@ -26,10 +26,11 @@ class MarketplaceBackend(models.Model):
     )
     shop_domain = fields.Char(help="e.g. acme.myshopify.com")
     api_version = fields.Char(string="API Version")
-    import_financial_states = fields.Char(
-        default="paid,partially_paid,authorized",
-        help="Comma-separated financial states a Shopify order must have to "
-        "be imported. Known states: " + ", ".join(FINANCIAL_STATES),
+    import_financial_state_ids = fields.Many2many(
+        "marketplace.shopify.financial.state",
+        string="Import Orders When",
+        default=lambda self: self._default_import_financial_states(),
+        help="The financial states a Shopify order must have to be imported.",
     )
     shopify_notify_customer = fields.Boolean(
         string="Notify Customers of Shipments",
@@ -74,29 +75,15 @@ class MarketplaceBackend(models.Model):
             )
         return settings
 
-    def _get_import_financial_states(self):
-        self.ensure_one()
-        return [
-            s.strip()
-            for s in (self.import_financial_states or "").split(",")
-            if s.strip()
-        ]
+    def _default_import_financial_states(self):
+        return self.env["marketplace.shopify.financial.state"].search(
+            [("code", "in", DEFAULT_IMPORT_FINANCIAL_STATES)]
+        )
 
-    @api.constrains("import_financial_states", "marketplace_type")
-    def _check_import_financial_states(self):
-        for backend in self.filtered(lambda b: b.marketplace_type == "shopify"):
-            unknown = set(backend._get_import_financial_states()) - set(
-                FINANCIAL_STATES
-            )
-            if unknown:
-                raise ValidationError(
-                    _(
-                        "Unknown financial state(s) %(states)s. Known states: "
-                        "%(known)s.",
-                        states=", ".join(sorted(unknown)),
-                        known=", ".join(FINANCIAL_STATES),
-                    )
-                )
+    def _get_import_financial_states(self):
+        """The adapter's ``import_financial_states``: Shopify's names."""
+        self.ensure_one()
+        return tuple(self.import_financial_state_ids.mapped("code"))
 
     @api.onchange("marketplace_type", "shop_domain")
     def _onchange_shopify_defaults(self):

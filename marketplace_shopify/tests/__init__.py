@@ -7,3 +7,4 @@ from . import test_metrics
 from . import test_refunds
 from . import test_fulfilment
 from . import test_fulfilment_concurrency
+from . import test_tours
