@@ -24,6 +24,9 @@ class Shipment:
     :param attempt: 1 the first time it is sent, more on a retry: an
         adapter that must look for an earlier attempt's result on the
         channel (its answer lost) knows when one may exist.
+    :param locations: the channel's ids of the locations the delivery left
+        from (the backend's channel locations holding its source location),
+        for a channel that splits orders by location.
     """
 
     reference: str
@@ -36,3 +39,4 @@ class Shipment:
     shipped_at: datetime.datetime
     lines: tuple = ()
     attempt: int = 1
+    locations: tuple = ()

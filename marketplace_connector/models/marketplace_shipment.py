@@ -80,6 +80,23 @@ class MarketplaceShipment(models.Model):
                 for line in self.lines or []
             ),
             attempt=max(1, self.attempts),
+            locations=self._channel_locations(),
+        )
+
+    def _channel_locations(self):
+        """The channel's ids of the backend's locations that hold the
+        delivery's source location (the closest first)."""
+        source = self.picking_id.location_id
+        holding = self.backend_id.channel_location_ids.filtered(
+            lambda place: (source.parent_path or "").startswith(
+                place.location_id.parent_path or "-"
+            )
+        )
+        return tuple(
+            place.external_id
+            for place in holding.sorted(
+                lambda place: -len(place.location_id.parent_path or "")
+            )
         )
 
     def _job_send(self):

@@ -9,10 +9,11 @@ with a ``remainingQuantity``. So a shipment is sent in three steps:
 2. **Plan**: what the delivery shipped (channel line item id → quantity),
    less what an earlier attempt of the *same* shipment already fulfilled
    (see below), is taken from the fulfillment orders that can be fulfilled
-   (``OPEN``, ``IN_PROGRESS``) holding those line items, and grouped by
-   location: ``fulfillmentCreate`` takes fulfillment orders of one location
-   only, so a delivery of items assigned to two locations is two
-   fulfillments.
+   (``OPEN``, ``IN_PROGRESS``) holding those line items, those at the
+   location the delivery left from first (the backend's channel locations),
+   and grouped by location: ``fulfillmentCreate`` takes fulfillment orders
+   of one location only, so a delivery of items assigned to two locations
+   is two fulfillments.
 3. **Create** one fulfillment per location, with the tracking company
    (the backend's carrier mapping, else our carrier's name), number and
    whether Shopify notifies the customer.
@@ -242,19 +243,27 @@ def already_fulfilled(order, shipment):
     return done
 
 
-def plan(order, wanted):
+def plan(order, wanted, preferred=()):
     """The fulfillments to create for ``wanted`` (``{line item id:
     quantity}``): one per location, as ``[(location name, [(fulfillment
     order id, [(fulfillment order line item id, quantity)])])]``.
 
+    :param preferred: Shopify location ids the delivery left from: their
+        fulfillment orders are used first (a line split between locations
+        is fulfilled where the parcel was packed).
     :raise DataError: a line Shopify cannot fulfil now, saying why.
     """
+    rank = {str(location): index for index, location in enumerate(preferred)}
+    fulfillment_orders = sorted(
+        order.fulfillment_orders,
+        key=lambda fo: rank.get(fo["location_id"], len(rank)),
+    )
     by_location = {}
     for line_id, quantity in wanted.items():
         left = quantity
         holders = [
             (fulfillment_order, fo_line_id, remaining)
-            for fulfillment_order in order.fulfillment_orders
+            for fulfillment_order in fulfillment_orders
             for fo_line_id, item_id, remaining in fulfillment_order["lines"]
             if item_id == line_id
         ]
@@ -380,7 +389,7 @@ def send_shipment(client, shipment, notify_customer, reserve=_no_budget):
         )
         return []
     made = []
-    for location_name, groups in plan(order, wanted):
+    for location_name, groups in plan(order, wanted, shipment.locations):
         reserve(CREATE_COST)
         data = client.graphql(
             FULFILLMENT_CREATE,

@@ -180,3 +180,29 @@ class TestFulfilment(ShopifyCase):
             by_location,
             {self.sim.location_id: {"MUG-BLUE": 1}, second: {"TEE-L": 2}},
         )
+
+    def test_a_split_line_is_fulfilled_where_the_delivery_left_from(self):
+        payload, sale = self.import_order([("MUG-BLUE", 3)])
+        second = self.sim.add_location("Second warehouse")
+        mug = payload["line_items"][0]
+        # Shopify assigned one unit to the second location, which is where
+        # this warehouse ships from (the backend's channel location)
+        self.sim.fulfillment.move(payload["id"], mug["id"], second, quantity=1)
+        self.backend.channel_location_ids = [
+            (
+                0,
+                0,
+                {
+                    "name": "Second warehouse",
+                    "external_id": str(second),
+                    "location_id": self.warehouse.lot_stock_id.id,
+                },
+            )
+        ]
+        self.ship(sale.picking_ids, {"MUG-BLUE": 1}, "1Z999AA10000000041")
+        self.perform_jobs("_job_send")
+        shipment = sale.marketplace_shipment_ids
+        self.assertEqual(shipment.state, "sent", shipment.last_error)
+        [made] = self.sim.fulfillment.fulfillment_dicts(payload["id"])
+        self.assertEqual(made["location_id"], second)
+        self.assertEqual([line["quantity"] for line in made["line_items"]], [1])

@@ -44,7 +44,9 @@ def client(sim):
     shopify.close()
 
 
-def shipment(order, quantities, tracking="1Z001", attempt=1, carrier="UPS"):
+def shipment(
+    order, quantities, tracking="1Z001", attempt=1, carrier="UPS", locations=()
+):
     """A shipment of ``quantities`` ({sku: qty}) of a simulator order."""
     ids = {line["sku"]: str(line["id"]) for line in order["line_items"]}
     return Shipment(
@@ -59,6 +61,7 @@ def shipment(order, quantities, tracking="1Z001", attempt=1, carrier="UPS"):
         - datetime.timedelta(seconds=30),
         lines=tuple(ShipmentLine(ids[sku], qty) for sku, qty in quantities.items()),
         attempt=attempt,
+        locations=tuple(str(location) for location in locations),
     )
 
 
@@ -128,6 +131,23 @@ def test_items_at_two_locations_make_one_fulfillment_per_location(sim, client):
     assert sorted(fulfilled(sim, order), key=lambda f: len(f[1])) == [
         ("1Z001", {"TEE": 1}, second),
         ("1Z001", {"MUG": 2, "CAP": 1}, sim.location_id),
+    ]
+
+
+def test_a_line_split_between_locations_ships_from_the_delivery_s(sim, client):
+    order = sim.create_order(lines=[("MUG", 3)], notify=False)
+    second = sim.add_location("Second warehouse")
+    mug = order["line_items"][0]
+    sim.fulfillment.move(order["id"], mug["id"], second, quantity=1)
+    # packed at the second warehouse: its fulfillment order first
+    fulfilment.send_shipment(
+        client, shipment(order, {"MUG": 1}, locations=[second]), True
+    )
+    # packed where Odoo knows no channel location: Shopify's order
+    fulfilment.send_shipment(client, shipment(order, {"MUG": 2}, "1Z002"), True)
+    assert fulfilled(sim, order) == [
+        ("1Z001", {"MUG": 1}, second),
+        ("1Z002", {"MUG": 2}, sim.location_id),
     ]
 
 
