@@ -9,6 +9,7 @@ import datetime
 import pathlib
 
 import pytest
+import requests
 from graphql import build_schema, parse, validate
 from graphql.execution.values import get_variable_values
 from marketplace_sim.shopify import ShopifySimulator
@@ -221,6 +222,22 @@ def test_the_simulator_refuses_what_shopify_refuses(sim, client):
     )
     assert create(fulfillment_order["id"], [{"id": line_id, "quantity": 2}]) == []
     assert "unfulfillable status= closed" in create(fulfillment_order["id"], None)[0]
+
+
+def test_the_control_surface_shows_fulfillments_and_holds(sim, client):
+    order = sim.create_order(lines=[("MUG", 2)], notify=False)
+    base = f"{sim.url}/_sim/orders/{order['id']}"
+    held = requests.post(f"{base}/hold", json={"reason": "OTHER"}, timeout=5)
+    assert [fo["status"] for fo in held.json()] == ["ON_HOLD"]
+    requests.post(f"{base}/release", timeout=5).raise_for_status()
+    fulfilment.send_shipment(client, shipment(order, {"MUG": 2}), True)
+    [made] = requests.get(f"{base}/fulfillments", timeout=5).json()
+    assert (made["tracking_number"], made["line_items"][0]["quantity"]) == ("1Z001", 2)
+    assert requests.get(f"{sim.url}/_sim/fulfillments", timeout=5).json() == [made]
+    [closed] = requests.get(f"{base}/fulfillment_orders", timeout=5).json()
+    assert closed["status"] == "CLOSED"
+    missing = requests.get(f"{sim.url}/_sim/orders/999/fulfillments", timeout=5)
+    assert (missing.status_code, missing.json()) == (404, {"error": "no order 999"})
 
 
 # The contract: Shopify's own schemas

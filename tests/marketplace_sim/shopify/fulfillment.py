@@ -172,7 +172,10 @@ class FulfillmentDesk:
         with self.lock:
             found = self._orders.get(order_id)
             if found is None:
-                row = self.sim.store.order_row(order_id)  # KeyError: no order
+                try:
+                    row = self.sim.store.order_row(order_id)
+                except KeyError:
+                    raise KeyError(f"no order {order_id}") from None
                 location_id = self.sim.store.order_locations[order_id]
                 fulfillment_order = FulfillmentOrder(
                     id=self._ids["fulfillment_order"](),
@@ -561,7 +564,7 @@ def control(sim, method, path, body):
         "move": lambda: desk.move(order_id, **body),
     }
     if method == "GET" and action in reads:
-        sim.store.order_row(order_id)  # KeyError: 404
+        desk.of_order(order_id)  # KeyError: a 404 naming the order
         return 200, reads[action]()
     if method == "POST" and action in writes:
         return 200, writes[action]()
