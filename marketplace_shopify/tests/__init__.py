@@ -8,3 +8,4 @@ from . import test_refunds
 from . import test_fulfilment
 from . import test_fulfilment_concurrency
 from . import test_tours
+from . import test_invoiced_orders
