@@ -155,6 +155,13 @@ class TestRefunds(ShopifyCase):
         event = self.events(resource_type="refund")
         self.assertEqual(event.state, "done")
         self.assertEqual(event.sale_order_id, sale)
+        # the order's own update that follows (partially refunded) is no edit
+        updated = self.sim.get_order(payload["id"])
+        self.assertEqual(updated["financial_status"], "partially_refunded")
+        self.assertEqual(self.deliver("orders/updated", updated), 200)
+        self.perform_jobs("_job_process")
+        self.assertEqual(sale.marketplace_sync_state, "synced")
+        self.assertEqual(mug.product_uom_qty, 1)
 
     def test_after_invoicing_a_credit_note_to_the_cent(self):
         payload, sale = self._import(
