@@ -221,10 +221,27 @@ class AmazonAdapter(
     def poll_until(self, now):
         return now - orders.DATA_LAG
 
-    def iter_updated_orders(self, since):
+    def iter_updated_orders(self, since, resume=None):
+        """Every order updated since ``since``; with ``resume`` (what
+        :attr:`poll_resume` held), the rest of an interrupted poll: its
+        window and the page token where it stopped."""
+        self.poll_resume = None
+        token = None
         until = self.poll_until(self.now())
+        if resume:
+            since = mapping.parse_datetime(resume["since"])
+            until = mapping.parse_datetime(resume["until"])
+            token = resume["token"]
+
+        def on_page(next_token):
+            self.poll_resume = next_token and {
+                "since": orders.iso_utc(since),
+                "until": orders.iso_utc(until),
+                "token": next_token,
+            }
+
         return orders.iter_updated_orders(
-            self.client, self.marketplace_ids, since, until
+            self.client, self.marketplace_ids, since, until, token, on_page
         )
 
     def confirm_shipment(

@@ -127,8 +127,9 @@ def get_order(client, order_id, included=ORDER_DATA):
     return order
 
 
-def search_updated_orders(client, marketplace_ids, since, until):
-    """Yield the pages (lists of v2026 orders) updated in ``[since, until]``.
+def search_updated_orders(client, marketplace_ids, since, until, token=None):
+    """Yield ``(orders, next_token)`` per page (v2026 orders updated in
+    ``[since, until]``), from the page of ``token`` when given.
 
     Later pages send the token with the first page's filters: Amazon
     refuses a token whose filters changed.
@@ -146,13 +147,15 @@ def search_updated_orders(client, marketplace_ids, since, until):
         "includedData": list(ORDER_DATA),
     }
     seen = set()
+    if token:
+        params = dict(params, paginationToken=token)
     while True:
         answer = client.call("searchOrders", "GET", SEARCH_PATH, params=params)
         orders = answer.get("orders") if isinstance(answer, dict) else None
         if not isinstance(orders, list):
             raise DataError("Amazon's searchOrders answer has no orders list.")
-        yield orders
         token = (answer.get("pagination") or {}).get("nextToken")
+        yield orders, token
         if not token:
             return
         if token in seen:
@@ -161,16 +164,26 @@ def search_updated_orders(client, marketplace_ids, since, until):
         params = dict(params, paginationToken=token)
 
 
-def iter_updated_orders(client, marketplace_ids, since, until):
-    """Yield poll events of every order updated in ``[since, until]``."""
+def iter_updated_orders(
+    client, marketplace_ids, since, until, token=None, on_page=None
+):
+    """Yield poll events of every order updated in ``[since, until]``
+    (from the page of ``token``). ``on_page(next_token)`` is called once
+    every order of a page was yielded: a poll cut short by the rate budget
+    goes on from there (searchOrders allows a call every 3 minutes once its
+    burst is spent)."""
     if since >= until:  # polled less than the data lag ago: nothing yet
         return
     pages = count = 0
-    for page in search_updated_orders(client, marketplace_ids, since, until):
+    for page, next_token in search_updated_orders(
+        client, marketplace_ids, since, until, token=token
+    ):
         pages += 1
         for payload in page:
             count += 1
             yield order_event(payload)
+        if on_page is not None:
+            on_page(next_token)
     _logger.debug(
         "Amazon poll: %d orders on %d pages, %s to %s",
         count,

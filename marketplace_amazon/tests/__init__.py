@@ -5,3 +5,4 @@ from . import test_stock
 from . import test_auth_and_throttling
 from . import test_backend
 from . import test_order_taxes
+from . import test_polling

@@ -154,10 +154,19 @@ class MarketplaceAdapter(abc.ABC):
         """
         return payload
 
+    #: where an interrupted poll may go on: set by adapters whose polls
+    #: can resume, after each page whose events were all yielded (a
+    #: JSON-able value, e.g. the page token with its window); None: a poll
+    #: cut short starts again from the cursor
+    poll_resume = None
+
     @abc.abstractmethod
     def iter_updated_orders(self, since):
         """Yield :class:`~.inbound.InboundEvent` (source ``poll``) for every
         order updated at or after ``since`` (naive UTC), oldest page first.
+
+        An adapter that sets :attr:`poll_resume` also takes
+        ``resume=<that value>``: the poll goes on where it stopped.
 
         :raise RetryableError: when the channel is unavailable for now.
         """

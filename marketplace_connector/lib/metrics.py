@@ -32,8 +32,24 @@ PREFIX = "marketplace"
 #: import latency (webhook received -> order imported), seconds; the
 #: event's ``processed_at`` has whole seconds, so no bucket below 1 s
 IMPORT_LATENCY_BUCKETS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
-#: stock push lag (stock changed in Odoo -> written on the channel), seconds
-PUSH_LAG_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+#: stock push lag (stock changed in Odoo -> written on the channel),
+#: seconds; 5 s steps up to 30 s, where a sale's pushes lie and where an
+#: alert on a quantile must not read 10 s as 25
+PUSH_LAG_BUCKETS = (
+    0.5,
+    1.0,
+    2.0,
+    5.0,
+    10.0,
+    15.0,
+    20.0,
+    25.0,
+    30.0,
+    60.0,
+    120.0,
+    300.0,
+    600.0,
+)
 #: the histograms count what completed in the last this many seconds
 DEFAULT_WINDOW_SECONDS = 300
 MAX_WINDOW_SECONDS = 86400
@@ -237,6 +253,8 @@ class Snapshot:
     import_latency_sums: dict = dataclasses.field(default_factory=dict)
     push_lag_counts: dict = dataclasses.field(default_factory=dict)
     push_lag_sums: dict = dataclasses.field(default_factory=dict)
+    #: {backend_id: {quantile: seconds}} of the window's pushes, exact
+    push_lag_quantiles: dict = dataclasses.field(default_factory=dict)
     window_seconds: int = DEFAULT_WINDOW_SECONDS
     #: [(channel, state, count)]
     jobs: list = dataclasses.field(default_factory=list)
@@ -323,6 +341,17 @@ def build_families(snapshot):
             backend,
         )
     )
+    quantiles = GaugeMetricFamily(
+        _name("stock_push_lag_quantile_seconds"),
+        f"Push lag of the products written in the last {snap.window_seconds} s, "
+        f"exact quantiles (1: the slowest); the histogram's buckets are for "
+        f"aggregating, these for reading one backend.",
+        labels=["backend", "quantile"],
+    )
+    for backend_id in sorted(snap.push_lag_quantiles):
+        for quantile, seconds in sorted(snap.push_lag_quantiles[backend_id].items()):
+            quantiles.add_metric([backend(backend_id), str(quantile)], seconds)
+    families.append(quantiles)
     window = GaugeMetricFamily(
         _name("histogram_window_seconds"),
         "The window of the gauge histograms of this scrape.",

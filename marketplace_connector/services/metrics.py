@@ -269,6 +269,23 @@ def read_snapshot(cr, window_seconds=lib.DEFAULT_WINDOW_SECONDS):
         lib.PUSH_LAG_BUCKETS,
     )
     cr.execute(
+        """
+        SELECT backend_id,
+               percentile_disc(0.5) WITHIN GROUP (ORDER BY lag_seconds),
+               percentile_disc(0.95) WITHIN GROUP (ORDER BY lag_seconds),
+               max(lag_seconds)
+          FROM marketplace_stock_push_sample
+         WHERE pushed_at >= (now() at time zone 'UTC')
+                            - make_interval(secs => %(window)s)
+         GROUP BY backend_id
+        """,
+        params,
+    )
+    snap.push_lag_quantiles = {
+        backend_id: {0.5: float(p50), 0.95: float(p95), 1: float(top)}
+        for backend_id, p50, p95, top in cr.fetchall()
+    }
+    cr.execute(
         "SELECT channel, state, count(*) FROM queue_job "
         "WHERE state IN %s GROUP BY 1, 2",
         (lib.JOB_STATES,),

@@ -309,7 +309,6 @@ class FlashSale:
         self.pg_lock_waits = {}  # "wait_event: query" -> sessions seen waiting
         self._stop_sampling = threading.Event()
         self.scraper = None  # GET /metrics during the sale, as Prometheus would
-        self._written = []  # (write time, order -> our write) from propagation
         self.cpu = self.runner_cpu = None
         self._exit_stack = contextlib.ExitStack()
         self.results = {}
@@ -974,7 +973,7 @@ class FlashSale:
             self.scraper.scrapes,
             self.options.scrape_interval,
             orders,
-            self._written,
+            self._own_push_lags(),
             self._sale_started,
         )
         figures["failed_scrapes"] = self.scraper.failures
@@ -1351,19 +1350,58 @@ class FlashSale:
                 shown[(self.amazon.name, sku)] = quantity
         return shown
 
-    def _propagation_figures(self):
-        stack = self.stack
+    def _own_push_lags(self):
+        """Our writes as the push-lag metric counts them, from the
+        benchmark's own records: per write of a product to a channel, the
+        seconds since the oldest stock change (a ledger entry, stamped by
+        its import's transaction) that no earlier write to that channel had
+        carried: ``{backend name: [(write time, lag)]}``. The propagation
+        figures count from the order instead, import included."""
+        changes = {}
+        for sku, backend_id, at in self.stack.sql(
+            """
+            SELECT p.default_code, l.backend_id,
+                   EXTRACT(EPOCH FROM l.create_date)::float
+              FROM marketplace_stock_ledger l
+              JOIN product_product p ON p.id = l.product_id
+            """
+        ):
+            changes.setdefault(sku, []).append((backend_id, at))
+        labels = dict(self.stack.sql("SELECT id, name FROM marketplace_backend"))
+        backend_of = self._backend_by_channel()
+        lags = {}
+        for (store, sku), series in self._our_writes().items():
+            # a channel's own sale is not written back to it: it shows it
+            pending = sorted(
+                at
+                for backend_id, at in changes.get(sku, [])
+                if backend_id != backend_of[store]
+            )
+            previous = None
+            for t, _quantity in series:
+                carried = [
+                    c for c in pending if c <= t and (previous is None or c > previous)
+                ]
+                if carried:
+                    label = labels.get(backend_of[store])
+                    lags.setdefault(label, []).append((t, t - carried[0]))
+                previous = t
+        return lags
+
+    def _our_writes(self):
+        """``{(store, sku): [(t, quantity)]}``: the quantities we wrote on
+        each channel, when they landed."""
         item_sku = {}
-        for name, store in stack.stores.items():
+        for name, store in self.stack.stores.items():
             for sku, variant in store.variants.items():
                 item_sku[(name, int(variant["inventory_item_id"]))] = sku
-        writes = {}  # (store, sku) -> [(t, quantity)]
+        writes = {}
         for name, log in self.writes.items():
             for t, item, quantity in log:
                 sku = item_sku.get((name, item))
                 if sku:
                     writes.setdefault((name, sku), []).append((t, quantity))
-        if self.amazon:  # the quantities we wrote, when they landed
+        if self.amazon:
             for sku, history in self.amazon.histories()["history"].items():
                 for at, quantity, source in history:
                     if source.startswith(("patch:", "feed:")):
@@ -1372,6 +1410,11 @@ class FlashSale:
                         )
         for series in writes.values():
             series.sort()
+        return writes
+
+    def _propagation_figures(self):
+        stack = self.stack
+        writes = self._our_writes()  # (store, sku) -> [(t, quantity)]
         store_by_backend = {b: n for n, b in self._backend_by_channel().items()}
         placed = {(o["store"], o["id"]): o for o in self.placed}
         entries = stack.sql(
@@ -1410,7 +1453,6 @@ class FlashSale:
                 reached = min(t for t in (written, sold_down) if t is not None)
                 if written is not None:
                     written_latencies.append(written - order["t"])
-                    self._written.append((written, written - order["t"]))
                 if reached != written:
                     by_own_sales += 1
                 latencies.append(reached - order["t"])

@@ -133,6 +133,7 @@ def _snapshot():
         import_latency_sums={1: 3 * 0.5 + 2 * 1.5 + 15.0},
         push_lag_counts={2: {2: 4}},
         push_lag_sums={2: 6.0},
+        push_lag_quantiles={2: {0.5: 1.4, 0.95: 1.9, 1: 2.0}},
         window_seconds=60,
         jobs=[("root.marketplace.inbound", "pending", 5), ("root", "started", 1)],
         counters=[
@@ -193,6 +194,10 @@ def test_exposition_parses_back_with_the_figures_of_the_snapshot():
     lag = "marketplace_stock_push_lag_seconds_bucket"
     assert value(lag, backend="Shop B", le="1.0") == 0
     assert value(lag, backend="Shop B", le="2.0") == 4
+    exact = "marketplace_stock_push_lag_quantile_seconds"
+    assert value(exact, backend="Shop B", quantile="0.95") == 1.9
+    assert value(exact, backend="Shop B", quantile="1") == 2.0
+    assert (exact, (("backend", "Shop A"), ("quantile", "0.5"))) not in samples
     assert value("marketplace_histogram_window_seconds") == 60
     assert (
         value("marketplace_jobs", channel="root.marketplace.inbound", state="pending")
@@ -257,7 +262,7 @@ def test_openmetrics_exposition_types_the_windowed_histograms_as_gauges():
 
 def test_no_label_carries_an_unbounded_value():
     allowed = {"backend", "state", "channel", "status", "operation", "family"}
-    allowed |= {"result", "kind", "le"}
+    allowed |= {"result", "kind", "le", "quantile"}
     for family in text_string_to_metric_families(_scrape()):
         for sample in family.samples:
             assert set(sample.labels) <= allowed, sample
