@@ -95,3 +95,10 @@ class TestTours(TourMixin, ChannelCase):
         self.start_tour(
             "/odoo", "marketplace_channel_stock", login=self.stock_manager.login
         )
+
+    def test_manager_reads_a_new_backends_overview(self):
+        self.start_tour(
+            "/odoo/action-marketplace_connector.action_marketplace_overview",
+            "marketplace_overview",
+            login=self.marketplace_manager.login,
+        )
