@@ -159,6 +159,12 @@ class MarketplaceAdapter(abc.ABC):
     #: JSON-able value, e.g. the page token with its window); None: a poll
     #: cut short starts again from the cursor
     poll_resume = None
+    #: set by the polling job before a poll: a callable that takes
+    #: ``(external id, updated_at)`` states of orders (naive UTC) and
+    #: returns those the inbox already holds an order event for. An adapter
+    #: whose channel can list states cheaply before it reads orders in full
+    #: reads only the others; adapters that read orders at once ignore it
+    poll_known = None
 
     @abc.abstractmethod
     def iter_updated_orders(self, since):

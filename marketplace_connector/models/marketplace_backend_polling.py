@@ -16,6 +16,8 @@ from ..services.job_errors import retry_later, retry_seconds
 
 _logger = logging.getLogger(__name__)
 
+#: the resource type of order events (``InboundEvent.resource_type``)
+RESOURCE_ORDER = "order"
 #: polled states looked up in the inbox at once (one page of a channel's)
 POLL_CHUNK = 250
 #: an interrupted poll older than this starts again from the cursor (the
@@ -78,7 +80,9 @@ class MarketplaceBackend(models.Model):
         get through a long backlog: when its rate budget runs out after some
         pages, the poll keeps what it read, notes where it stopped
         (``poll_resume``, the adapter's page token) and goes on from there
-        once the budget has refilled.
+        once the budget has refilled. An adapter that lists order states
+        before it reads orders asks the inbox which states it holds
+        (``poll_known``) and reads only the others.
         """
         self.ensure_one()
         since = self._poll_since()
@@ -86,6 +90,7 @@ class MarketplaceBackend(models.Model):
         adapter = self._get_job_adapter()
         inbox = self.env["marketplace.event"]
         progress = {"newest": self.poll_cursor, "seen": 0, "created": 0}
+        adapter.poll_known = lambda states: self._known_polled(inbox, states, progress)
         if resume and resume.get("newest"):
             progress["newest"] = max(
                 filter(None, [progress["newest"], _parse_datetime(resume["newest"])])
@@ -154,6 +159,20 @@ class MarketplaceBackend(models.Model):
                 not progress["newest"] or updated_at > progress["newest"]
             ):
                 progress["newest"] = updated_at
+
+    def _known_polled(self, inbox, states, progress):
+        """The listed ``(external id, updated_at)`` order states the inbox
+        holds: the adapter does not read them again (a full order can cost
+        a channel's budget far more than listing it). They count as seen
+        and move the cursor as stored ones do."""
+        known = inbox._known_states(self, RESOURCE_ORDER, states)
+        for _external_id, updated_at in known:
+            progress["seen"] += 1
+            if updated_at and (
+                not progress["newest"] or updated_at > progress["newest"]
+            ):
+                progress["newest"] = updated_at
+        return known
 
     def _pause_poll(self, resume_point, progress, err):
         """Commit what this poll read and go on from ``resume_point`` once

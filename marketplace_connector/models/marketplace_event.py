@@ -12,6 +12,7 @@ States: received -> queued -> done | ignored | failed | dead.
 (retries exhausted or an unexpected error) and is Retry-able too.
 """
 
+import datetime
 import json
 import logging
 import time
@@ -281,6 +282,26 @@ class MarketplaceEvent(models.Model):
         )
         return {row[0] for row in self.env.cr.fetchall()}
 
+    def _known_states(self, backend, resource_type, states):
+        """The ``(external id, updated_at)`` states among ``states`` the
+        inbox holds an event of ``resource_type`` for (as this transaction
+        sees it), in one query on the indexed external id: a poll that lists
+        states before it reads resources reads only the others."""
+        wanted = {(str(ext), _naive_second(moment)) for ext, moment in states}
+        if not wanted:
+            return set()
+        self.env.cr.execute(
+            "SELECT external_id, external_updated_at FROM marketplace_event "
+            "WHERE backend_id = %s AND resource_type = %s AND external_id = ANY(%s)",
+            (backend.id, resource_type, list({ext for ext, _moment in wanted})),
+        )
+        held = {(ext, _naive_second(moment)) for ext, moment in self.env.cr.fetchall()}
+        return {
+            (ext, moment)
+            for ext, moment in states
+            if (str(ext), _naive_second(moment)) in held
+        }
+
     def _insert_job(self, job_uuid, description, **properties):
         delay_now(
             self._job_process,
@@ -488,3 +509,13 @@ class MarketplaceEvent(models.Model):
         retryable.write({"last_error": False})
         retryable._enqueue()
         return True
+
+
+def _naive_second(moment):
+    """A datetime as the inbox stores ``external_updated_at``: naive UTC,
+    to the second."""
+    if moment is None:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return moment.replace(microsecond=0)

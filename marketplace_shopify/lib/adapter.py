@@ -9,9 +9,11 @@ delete the subscription, which is worse than ignoring a topic somebody
 subscribed to by mistake.
 
 Polling is the safety net Shopify itself recommends (delivery is not
-guaranteed): ``orders.json?status=any&updated_at_min=...`` paged by the
-``Link`` header. Each polled order becomes an event with the same dedupe key
-a webhook of the same order state gets, so the inbox stores it once.
+guaranteed): GraphQL ``orders(query: "updated_at:>='...'", sortKey:
+UPDATED_AT)`` paged by cursor (:mod:`.polling`; REST is legacy). It lists
+the orders' states cheaply and reads in full only those the inbox does not
+hold. Each polled order becomes an event with the same dedupe key a webhook
+of the same order state gets, so the inbox stores it once.
 
 Stock operations (:class:`StockAdapterMixin`) delegate to :mod:`.inventory`.
 """
@@ -31,7 +33,7 @@ from odoo.addons.marketplace_connector.lib.adapter import (
 from odoo.addons.marketplace_connector.lib.errors import DataError, WebhookRejected
 from odoo.addons.marketplace_connector.lib.inbound import SOURCE_POLL, SOURCE_WEBHOOK
 
-from . import fulfilment, inventory, mapping, refund_mapping
+from . import fulfilment, inventory, mapping, polling, refund_mapping
 from .client import ShopifyClient
 from .webhook import verify_hmac
 
@@ -51,7 +53,6 @@ KEPT_HEADERS = (
     "X-Shopify-Triggered-At",
 )
 POLL_TOPIC = "orders/updated"
-POLL_PAGE_SIZE = 250
 INVENTORY_LEVEL_TOPIC = "inventory_levels/update"
 
 SHOP_QUERY = "query ShopName { shop { name myshopifyDomain currencyCode } }"
@@ -79,7 +80,7 @@ def _iso_utc(moment):
 
 @register_adapter
 class ShopifyAdapter(StockAdapterMixin, ShipmentAdapterMixin, MarketplaceAdapter):
-    """Shopify through signed webhooks, REST order polling and GraphQL.
+    """Shopify through signed webhooks and GraphQL (orders are polled too).
 
     :param config: the backend's :class:`BackendConfig`.
     :param client: a ready :class:`ShopifyClient` (tests); built lazily from
@@ -100,9 +101,8 @@ class ShopifyAdapter(StockAdapterMixin, ShipmentAdapterMixin, MarketplaceAdapter
         subscriptions are made from."""
         return cls.TOPICS + cls.STOCK_TOPICS + cls.REFUND_TOPICS
 
-    #: the one rate budget this adapter spends: the GraphQL bucket (REST
-    #: polling has its own 40-call bucket, which a poll every few minutes
-    #: never fills)
+    #: the one rate budget this adapter spends, polls included: the GraphQL
+    #: bucket
     GRAPHQL = "graphql"
     stock_abilities = StockAbilities(
         compare_and_set=True, asynchronous=False, batch_size=inventory.BATCH_SIZE
@@ -199,30 +199,38 @@ class ShopifyAdapter(StockAdapterMixin, ShipmentAdapterMixin, MarketplaceAdapter
         states = self.config.setting("import_financial_states", ())
         return not order.is_cancelled and order.financial_status in states
 
-    def iter_updated_orders(self, since):
-        """Every order updated at or after ``since``, as ``poll`` events.
-
-        ``status=any``: without it Shopify leaves cancelled and closed orders
-        out. Orders come in the order the server gives; the caller keeps the
-        newest ``updated_at`` it sees.
+    def iter_updated_orders(self, since, resume=None):
+        """Every order updated at or after ``since`` whose state the inbox
+        does not hold (:attr:`poll_known`), as ``poll`` events, oldest change
+        first: GraphQL ``orders`` sorted by ``UPDATED_AT`` lists the states,
+        only the missing ones are read in full (:mod:`.polling`). Each call
+        spends the shared GraphQL budget; when it runs out, the poll goes on
+        later from the listing page it stopped in (``resume``, what
+        :attr:`poll_resume` held).
         """
-        params = {
-            "status": "any",
-            "updated_at_min": _iso_utc(since),
-            "limit": POLL_PAGE_SIZE,
-        }
-        pages = orders = 0
-        for page in self.client.iter_rest_pages("orders.json", params, "orders"):
-            pages += 1
-            for payload in page:
-                orders += 1
-                yield mapping.order_event(payload, POLL_TOPIC, SOURCE_POLL)
+        since_iso = resume["since"] if resume else _iso_utc(since)
+        self.poll_resume = None
+        orders = 0
+
+        def on_page(after):
+            self.poll_resume = {"since": since_iso, "after": after}
+
+        for payload in polling.iter_updated_orders(
+            self.client,
+            since_iso,
+            lambda cost: self.rate_gate.reserve(self.GRAPHQL, cost),
+            known=self.poll_known,
+            after=resume["after"] if resume else None,
+            on_page=on_page,
+        ):
+            orders += 1
+            yield mapping.order_event(payload, POLL_TOPIC, SOURCE_POLL)
+        self.poll_resume = None
         _logger.debug(
-            "Polled %s: %d orders on %d pages since %s",
+            "Polled %s: %d orders read in full since %s",
             self.config.name,
             orders,
-            pages,
-            params["updated_at_min"],
+            since_iso,
         )
 
     def test_connection(self):

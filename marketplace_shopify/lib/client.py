@@ -1,4 +1,4 @@
-"""A small Shopify Admin API client: GraphQL, REST GET and Link paging.
+"""A small Shopify Admin API client: GraphQL and REST GET.
 
 Why not a generic HTTP helper: Shopify has its own ways of saying "later"
 and "never", and the job layer needs them told apart.
@@ -31,7 +31,6 @@ import dataclasses
 import logging
 import random
 import time
-from urllib.parse import parse_qs, urlsplit
 
 import requests
 
@@ -261,38 +260,6 @@ class ShopifyClient:
             return self._json(response, what), response
 
         return self._retrying(what, attempt)
-
-    def iter_rest_pages(self, path, params, key):
-        """Yield the ``key`` list of every page of a REST listing.
-
-        Pages are followed through the ``Link: <...>; rel="next"`` header.
-        Shopify refuses any filter next to ``page_info`` (the cursor carries
-        them), so later requests send only ``page_info`` and ``limit`` (and
-        ``fields`` when the first one had it). They go to our own API URL,
-        not to the host the header names: the token stays with the shop.
-        """
-        params = dict(params or {})
-        paging = {name: params[name] for name in ("limit", "fields") if name in params}
-        seen = set()
-        while True:
-            data, response = self.rest_get(path, params)
-            records = data.get(key) if isinstance(data, dict) else None
-            if not isinstance(records, list):
-                raise PermanentError(
-                    f"Shopify's answer to GET {path} has no '{key}' list; "
-                    f"check the API version set on the backend."
-                )
-            yield records
-            page_info = _next_page_info(response)
-            if not page_info:
-                return
-            if page_info in seen:
-                raise PermanentError(
-                    f"Shopify's paging of GET {path} loops (the same page_info "
-                    f"came back twice); polling stopped to avoid an endless loop."
-                )
-            seen.add(page_info)
-            params = {**paging, "page_info": page_info}
 
     def close(self):
         self.session.close()
@@ -541,12 +508,3 @@ def _safe_json(response):
         return response.json()
     except ValueError:
         return None
-
-
-def _next_page_info(response):
-    """The ``page_info`` of the ``rel="next"`` link, or ``None``."""
-    link = response.links.get("next") if response is not None else None
-    if not link or not link.get("url"):
-        return None
-    values = parse_qs(urlsplit(link["url"]).query).get("page_info")
-    return values[0] if values else None

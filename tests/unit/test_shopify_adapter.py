@@ -12,7 +12,7 @@ from odoo.addons.marketplace_connector.lib.errors import (
     DataError,
     RetryableError,
 )
-from odoo.addons.marketplace_shopify.lib import adapter as adapter_module
+from odoo.addons.marketplace_shopify.lib import polling
 from odoo.addons.marketplace_shopify.lib.adapter import ShopifyAdapter
 from odoo.addons.marketplace_shopify.lib.client import ShopifyClient
 from odoo.addons.marketplace_shopify.lib.mapping import order_event
@@ -114,26 +114,42 @@ def test_poll_yields_every_updated_order_as_a_poll_event(sim, adapter):
         assert adapter.parse_order(event.payload).external_id == event.external_id
 
 
-def test_poll_request_uses_status_any_the_window_and_250(sim, adapter):
+def recorded_polls(adapter):
+    """The variables of every GraphQL call ``adapter`` makes from now on."""
+    sent = []
+    graphql = adapter.client.graphql
+
+    def recording(query, variables=None):
+        sent.append(dict(variables or {}))
+        return graphql(query, variables)
+
+    adapter.client.graphql = recording
+    return sent
+
+
+def test_poll_asks_graphql_for_orders_updated_since_the_window(sim, adapter):
+    sent = recorded_polls(adapter)
     since = datetime.datetime(2026, 11, 23, 15, 4, 5)
     list(adapter.iter_updated_orders(since))
-    (request,) = order_requests(sim)
-    assert request["query"] == {
-        "status": ["any"],
-        "updated_at_min": ["2026-11-23T15:04:05+00:00"],
-        "limit": ["250"],
-    }
+    assert sent == [
+        {
+            "first": polling.PAGE_SIZE,
+            "after": None,
+            "query": "updated_at:>='2026-11-23T15:04:05+00:00'",
+        }
+    ]
+    assert order_requests(sim) == [], "no legacy REST call"
 
 
 def test_aware_since_is_sent_in_utc(sim, adapter):
+    sent = recorded_polls(adapter)
     paris = datetime.timezone(datetime.timedelta(hours=1))
     list(
         adapter.iter_updated_orders(
             datetime.datetime(2026, 11, 23, 16, 0, tzinfo=paris)
         )
     )
-    (request,) = order_requests(sim)
-    assert request["query"]["updated_at_min"] == ["2026-11-23T15:00:00+00:00"]
+    assert sent[0]["query"] == "updated_at:>='2026-11-23T15:00:00+00:00'"
 
 
 def test_poll_includes_cancelled_orders(sim, adapter):
@@ -153,7 +169,8 @@ def test_poll_leaves_out_orders_updated_before_since(sim, adapter):
 
 
 def test_poll_follows_pages(sim, adapter, monkeypatch):
-    monkeypatch.setattr(adapter_module, "POLL_PAGE_SIZE", 2)
+    monkeypatch.setattr(polling, "PAGE_SIZE", 2)
+    sent = recorded_polls(adapter)
     created = {
         str(sim.create_order(lines=[("MUG-BLUE", 1)], notify=False)["id"])
         for _ in range(5)
@@ -162,10 +179,11 @@ def test_poll_follows_pages(sim, adapter, monkeypatch):
     assert [e.external_id for e in events].count(next(iter(created))) == 1
     assert {e.external_id for e in events} == created
     assert len(events) == 5
-    requests_ = order_requests(sim)
-    assert len(requests_) == 3
-    for request in requests_[1:]:
-        assert set(request["query"]) == {"page_info", "limit"}
+    listed = [variables for variables in sent if "query" in variables]
+    assert len(listed) == 3
+    assert listed[0]["after"] is None
+    assert listed[1]["after"] and listed[2]["after"] != listed[1]["after"]
+    assert len(sent) - len(listed) == 5, "each order read in full once"
 
 
 def test_poll_and_webhook_of_one_state_share_the_dedupe_key(sim, adapter):
@@ -191,7 +209,7 @@ def test_poll_rides_out_throttling_5xx_and_a_timeout(sim, adapter, sleeps):
     events = list(adapter.iter_updated_orders(hours_ago(1)))
     assert {e.external_id for e in events} == created
     assert len(waited) == 3
-    assert waited[0] == 0.2
+    assert 0 < waited[0] <= 1, "throttled: the bucket's restore time"
     assert sim.stats["throttled"] == 1
 
 

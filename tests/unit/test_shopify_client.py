@@ -1,5 +1,5 @@
 """The Admin API client over real HTTP against the Shopify simulator: retries
-and their waits, the retry/permanent classification, Link paging, and the
+and their waits, the retry/permanent classification, and the
 budget figures Shopify reports. Waits go through an injected ``sleep`` that
 records them, so the tests assert the seconds without spending them."""
 
@@ -283,63 +283,6 @@ def test_graphql_access_denied_is_an_authentication_error(client):
     }
     with pytest.raises(AuthenticationError, match="read_orders"):
         client._graphql_data(payload)
-
-
-# Paging
-
-
-def test_link_paging_collects_every_order_once(sim, client):
-    created = {sim.create_order(lines=[("MUG-BLUE", 1)], notify=False)["id"]}
-    created |= {
-        sim.create_order(lines=[("MUG-BLUE", 1)], notify=False)["id"] for _ in range(6)
-    }
-    params = {"status": "any", "updated_at_min": "2020-01-01T00:00:00+00:00"}
-    pages = list(
-        client.iter_rest_pages("orders.json", {**params, "limit": 3}, "orders")
-    )
-    assert [len(page) for page in pages] == [3, 3, 1]
-    ids = [order["id"] for page in pages for order in page]
-    assert len(ids) == len(set(ids)) == 7
-    assert set(ids) == created
-    first, *later = order_requests(sim)
-    assert first["query"] == {
-        "status": ["any"],
-        "updated_at_min": ["2020-01-01T00:00:00+00:00"],
-        "limit": ["3"],
-    }
-    assert len(later) == 2
-    for request in later:
-        assert set(request["query"]) == {"page_info", "limit"}
-        assert request["query"]["limit"] == ["3"]
-        assert request["path"] == "/admin/api/2026-10/orders.json"
-
-
-def test_status_any_returns_cancelled_orders(sim, client):
-    open_order = sim.create_order(lines=[("MUG-BLUE", 1)], notify=False)
-    cancelled = sim.create_order(lines=[("MUG-BLUE", 1)], notify=False)
-    sim.cancel_order(cancelled["id"], notify=False)
-    pages = client.iter_rest_pages("orders.json", {"status": "any"}, "orders")
-    everything = {o["id"] for page in pages for o in page}
-    assert everything == {open_order["id"], cancelled["id"]}
-    # and why it matters: Shopify's default status leaves it out
-    (default,) = client.iter_rest_pages("orders.json", {}, "orders")
-    assert [o["id"] for o in default] == [open_order["id"]]
-
-
-def test_paging_survives_a_failure_between_pages(sim, client, sleeps):
-    for _ in range(4):
-        sim.create_order(lines=[("MUG-BLUE", 1)], notify=False)
-    pages = client.iter_rest_pages("orders.json", {"limit": 2}, "orders")
-    first = next(pages)
-    sim.faults.fail_next(status=500)
-    rest = list(pages)
-    assert len(first) + sum(map(len, rest)) == 4
-    assert len(sleeps) == 1
-
-
-def test_listing_without_the_expected_key_is_permanent(client):
-    with pytest.raises(PermanentError, match="no 'products' list"):
-        list(client.iter_rest_pages("orders.json", {}, "products"))
 
 
 # Budget awareness

@@ -8,7 +8,7 @@ import pathlib
 import pytest
 from graphql import build_schema, parse, validate
 
-from odoo.addons.marketplace_shopify.lib import adapter, inventory
+from odoo.addons.marketplace_shopify.lib import adapter, inventory, polling
 
 SCHEMAS = (
     pathlib.Path(__file__).resolve().parents[3] / "shared" / "shopify-admin-schema"
@@ -35,6 +35,9 @@ def documents():
         "SetAvailable": inventory.SET_QUANTITIES,
         "ItemsAtLocation": inventory.ITEMS_AT_LOCATION,
         "ReadLevels": client.documents[0],
+        "PollOrderStates": polling.LIST_ORDERS,
+        "PollOrder": polling.FULL_ORDER,
+        "OrderLines": polling.ORDER_LINES,
     }
 
 

@@ -28,7 +28,7 @@ from graphql import (
 )
 from graphql.execution.values import get_directive_values, get_variable_values
 
-from . import fulfillment_graphql, graphql_schema
+from . import fulfillment_graphql, graphql_schema, orders_graphql
 from .clock import SHOP_IANA_TIMEZONE, format_utc
 from .cost import MAX_QUERY_COST, CostCalculator
 from .inventory import InventoryInputError, parse_gid
@@ -425,6 +425,7 @@ def _attach_resolvers(schema):
         "inventorySetQuantities"
     ].resolve = _inventory_set_quantities
     fulfillment_graphql.attach_resolvers(schema)
+    orders_graphql.attach_resolvers(schema)
 
 
 def schema_for(version):
@@ -534,6 +535,9 @@ def handle(sim, request, version, _match):
     accepted, _level = sim.graphql_bucket.try_pour(requested)
     if not accepted:
         return throttled_response(sim, requested)
+    sim.request_stats.count_graphql(
+        operation.name.value if operation.name else None, requested
+    )
     result = execute(
         schema,
         document,

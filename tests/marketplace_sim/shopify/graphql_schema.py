@@ -9,7 +9,7 @@ import threading
 
 from graphql import build_schema
 
-from . import fulfillment_graphql
+from . import fulfillment_graphql, orders_graphql
 from .inventory import CHANGE_FROM_VERSION
 
 _SDL = """
@@ -220,7 +220,8 @@ def schema_for(version, attach_resolvers):
     with _lock:
         if shape not in _schemas:
             sdl = _SDL % {"compare_field": _SHAPES[shape]}
-            schema = build_schema(sdl + fulfillment_graphql.sdl_after(sdl))
+            sdl += fulfillment_graphql.sdl_after(sdl) + orders_graphql.SDL
+            schema = build_schema(sdl)
             attach_resolvers(schema)
             _schemas[shape] = schema
         return _schemas[shape]

@@ -6,7 +6,10 @@ import threading
 
 class RequestStats:
     """``requests`` counts Admin API calls (not the ``/_sim/`` control
-    surface); ``by_path`` is keyed ``"GET orders.json"``-style."""
+    surface); ``by_path`` is keyed ``"GET orders.json"``-style. GraphQL
+    queries the bucket accepted are counted by operation name
+    (``graphql_operations``) with the points they cost
+    (``graphql_points``): what a test of an app's query budget reads."""
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -22,6 +25,8 @@ class RequestStats:
             "errors_injected": 0,
             "by_path": {},
             "by_status": {},
+            "graphql_operations": {},
+            "graphql_points": 0,
         }
 
     def count(self, name, amount=1):
@@ -35,6 +40,13 @@ class RequestStats:
             if kind:
                 counters[f"{kind}_calls"] += 1
             counters["by_path"][route_key] = counters["by_path"].get(route_key, 0) + 1
+
+    def count_graphql(self, operation_name, points):
+        with self._lock:
+            operations = self._counters["graphql_operations"]
+            name = operation_name or "(anonymous)"
+            operations[name] = operations.get(name, 0) + 1
+            self._counters["graphql_points"] += points
 
     def count_status(self, status):
         with self._lock:
