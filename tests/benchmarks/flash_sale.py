@@ -733,7 +733,13 @@ class FlashSale:
                 self.stack.set_param(LATENCY_PARAM, "0")
 
     def _idle_for(self, seconds):
-        recent = [s for s in self.samples if s["t"] > time.time() - seconds]
+        """No order imported for ``seconds``: the samples must cover that
+        long (a short sale is placed in seconds, long before its first
+        import: that is no stall)."""
+        since = time.time() - seconds
+        if not self.samples or self.samples[0]["t"] > since:
+            return False
+        recent = [s for s in self.samples if s["t"] > since]
         return len(recent) > 5 and len({s.get("imported") for s in recent}) == 1
 
     def _worker_to_kill(self, wait=10.0):
