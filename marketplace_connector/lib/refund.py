@@ -14,7 +14,8 @@ Odoo shipped (:func:`plan_line`): refunded units not shipped yet are always
 taken off the order (the delivery shrinks), whatever the restock type, and
 only units Odoo did ship can come back on a return receipt.
 
-Money is :class:`~decimal.Decimal` as the channel computed it. Amounts are
+Money is :class:`~decimal.Decimal` as the channel computed it, rounded at
+the currency's own decimals (yen none, dinars three). Amounts are
 *refunded* amounts, positive when money goes back to the customer; prices
 and amounts are tax-included when the order's prices are
 (``taxes_included``), as the order's own lines.
@@ -24,7 +25,7 @@ import dataclasses
 import datetime
 from decimal import Decimal
 
-from .pricing import to_cents
+from .pricing import minor_units, round_money
 
 RESTOCK_CANCEL = "cancel"
 RESTOCK_RETURN = "return"
@@ -94,19 +95,26 @@ class Refund:
         return tuple(a for a in self.amounts if a.kind == AMOUNT_ADJUSTMENT)
 
     @property
+    def decimals(self):
+        """The currency's decimal places (ISO 4217)."""
+        return minor_units(self.currency)
+
+    @property
     def computed_total(self):
         """What the lines, shipping and adjustments add up to."""
         total = ZERO
         for part in self.lines + self.amounts:
             amount = part.subtotal if isinstance(part, RefundLine) else part.amount
             total += amount if self.taxes_included else amount + part.tax
-        return to_cents(total)
+        return round_money(total, self.decimals)
 
     @property
     def expected_total(self):
         """What the booking in Odoo must come to: the money paid back when
         the channel says, else what the parts add up to."""
-        return to_cents(self.total) if self.total is not None else self.computed_total
+        if self.total is None:
+            return self.computed_total
+        return round_money(self.total, self.decimals)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,7 +157,15 @@ def plan_line(line, ordered, delivered):
     return LinePlan(cut=cut, returned=ZERO, kept=rest)
 
 
-def cents_difference(booked, expected):
-    """``booked - expected`` rounded to cents: zero when the booking
-    matches the refund to the cent."""
-    return to_cents(Decimal(str(booked))) - to_cents(Decimal(str(expected)))
+def money_difference(booked, expected, decimals=2):
+    """``booked - expected`` rounded at the currency's ``decimals``: zero
+    when the booking matches the refund to the smallest unit.
+
+    >>> money_difference(1500.4, Decimal("1500"), 0)
+    Decimal('0')
+    >>> money_difference(12.3455, Decimal("12.345"), 3)
+    Decimal('0.001')
+    """
+    return round_money(Decimal(str(booked)), decimals) - round_money(
+        Decimal(str(expected)), decimals
+    )

@@ -38,7 +38,7 @@ from odoo import Command, fields
 
 from ..lib.errors import DataError, PermanentError, RetryableError
 from ..lib.pricing import rounding_tolerance
-from ..lib.refund import RESTOCK_CANCEL, cents_difference, plan_line
+from ..lib.refund import RESTOCK_CANCEL, money_difference, plan_line
 from ..models.stock_return_picking import RETURN_LOCATION_KEY
 from .stock_ledger import StockLedger
 
@@ -183,26 +183,28 @@ class RefundProcessor:
             row.credit_note_id = credit_note
             notes.append(
                 f"credit note {credit_note.name} "
-                f"({credit_note.amount_total:.2f} {credit_note.currency_id.name})"
+                f"({credit_note.amount_total:.{refund.decimals}f} "
+                f"{credit_note.currency_id.name})"
             )
         elif sale.state == "cancel":
             notes.append("the order is cancelled: nothing is left to invoice")
         else:
             self._reduce_order(refund, sale, plans)
-            difference = cents_difference(
-                total_before - sale.amount_total, refund.expected_total
+            decimals = refund.decimals
+            difference = money_difference(
+                total_before - sale.amount_total, refund.expected_total, decimals
             )
             if difference and self._rounding_only(refund, sale, difference):
                 sale.order_line = [
                     self._rounding_command(difference, "product_uom_qty")
                 ]
-                difference = cents_difference(
-                    total_before - sale.amount_total, refund.expected_total
+                difference = money_difference(
+                    total_before - sale.amount_total, refund.expected_total, decimals
                 )
             if difference:
                 raise DataError(
                     f"the order's total would fall by "
-                    f"{total_before - sale.amount_total:.2f}, the marketplace "
+                    f"{total_before - sale.amount_total:.{decimals}f}, the marketplace "
                     f"refunded {refund.expected_total} (difference {difference}): "
                     f"check the order's lines and taxes against the refund, then Retry."
                 )
@@ -459,15 +461,20 @@ class RefundProcessor:
                 )
             )
         credit.write({"invoice_line_ids": commands})
-        difference = cents_difference(credit.amount_total, refund.expected_total)
+        difference = money_difference(
+            credit.amount_total, refund.expected_total, refund.decimals
+        )
         if difference and self._rounding_only(refund, sale, difference):
             credit.write(
                 {"invoice_line_ids": [self._rounding_command(-difference, "quantity")]}
             )
-            difference = cents_difference(credit.amount_total, refund.expected_total)
+            difference = money_difference(
+                credit.amount_total, refund.expected_total, refund.decimals
+            )
         if difference:
             raise DataError(
-                f"the credit note would come to {credit.amount_total:.2f}, the "
+                f"the credit note would come to "
+                f"{credit.amount_total:.{refund.decimals}f}, the "
                 f"marketplace refunded {refund.expected_total} (difference "
                 f"{difference}): check the invoice's lines and taxes against "
                 f"the refund, then Retry."

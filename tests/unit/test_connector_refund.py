@@ -15,7 +15,7 @@ from odoo.addons.marketplace_connector.lib.refund import (
     Refund,
     RefundAmount,
     RefundLine,
-    cents_difference,
+    money_difference,
     plan_line,
 )
 
@@ -84,7 +84,35 @@ def test_expected_total_is_what_was_paid_back():
     assert refund(total=D("47.975")).expected_total == D("47.98")
 
 
-def test_cents_difference():
-    assert cents_difference(47.98, D("47.98")) == 0
-    assert cents_difference(47.97, D("47.98")) == D("-0.01")
-    assert cents_difference(48.4849, D("47.98")) == D("0.50")
+def test_money_difference_to_the_cent():
+    assert money_difference(47.98, D("47.98")) == 0
+    assert money_difference(47.97, D("47.98")) == D("-0.01")
+    assert money_difference(48.4849, D("47.98")) == D("0.50")
+
+
+def test_money_difference_at_the_currencys_own_decimals():
+    assert money_difference(1500.4, D("1500"), 0) == 0, "yen: no decimals"
+    assert money_difference(1501, D("1500"), 0) == 1
+    assert money_difference(12.3455, D("12.345"), 3) == D("0.001"), "dinars: three"
+
+
+def test_totals_round_at_the_refunds_currency():
+    yen = Refund(
+        external_id="9",
+        order_external_id="7",
+        created_at=None,
+        currency="JPY",
+        taxes_included=False,
+        lines=(line(1, RESTOCK_CANCEL, "1000", "100.4"),),
+    )
+    assert yen.computed_total == D("1100")
+    dinars = Refund(
+        external_id="9",
+        order_external_id="7",
+        created_at=None,
+        currency="KWD",
+        taxes_included=True,
+        lines=(line(1, RESTOCK_CANCEL, "12.3456"),),
+        total=D("12.3456"),
+    )
+    assert dinars.expected_total == D("12.346")
