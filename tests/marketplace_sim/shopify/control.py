@@ -9,6 +9,9 @@ method      path                             body / answer
 GET         /_sim/stats                      ``sim.stats``
 POST        /_sim/stats/reset                clears stats and the request log
 GET/POST    /_sim/products                   list / ``add_product(**body)``
+POST        /_sim/products/{sku}/update      ``catalogue.update_product(**body)``
+DELETE      /_sim/products/{sku}             ``catalogue.delete_product``
+GET         /_sim/subscriptions              webhook subscriptions made by API
 POST        /_sim/orders                     ``create_order(**body)`` → order
 GET         /_sim/orders                     every order (updated_at order)
 GET         /_sim/orders/{id}                ``get_order``
@@ -16,6 +19,10 @@ POST        /_sim/orders/{id}/paid           ``mark_paid`` → order
 POST        /_sim/orders/{id}/cancel         ``cancel_order(**body)`` → order
 POST        /_sim/orders/{id}/close          ``close_order`` → order
 POST        /_sim/orders/{id}/update         ``update_order(**body)`` → order
+POST        /_sim/orders/{id}/refund         ``refunds.refund_order(**body)`` →
+                                             refund (fires ``refunds/create``)
+POST        /_sim/orders/{id}/fulfil         ``refunds.mark_fulfilled(**body)``
+                                             (by hand in the admin) → order
 GET         /_sim/fulfillments               every fulfillment (REST shape)
 GET         /_sim/orders/{id}/fulfillments   the order's fulfillments
 GET         /_sim/orders/{id}/fulfillment_orders  its fulfillment orders
@@ -23,10 +30,6 @@ POST        /_sim/orders/{id}/hold           {reason, notes}: hold them
 POST        /_sim/orders/{id}/release        release every hold
 POST        /_sim/orders/{id}/move           {line_item_id, location_id,
                                              quantity} to another location
-POST        /_sim/orders/{id}/refund         ``refunds.refund_order(**body)`` →
-                                             refund (fires ``refunds/create``)
-POST        /_sim/orders/{id}/fulfil         ``refunds.mark_fulfilled(**body)``
-                                             (by hand in the admin) → order
 POST        /_sim/faults                     {kind: fail|timeout|throttle, count,
                                              status, path_contains, retry_after,
                                              seconds, apply}
@@ -46,13 +49,14 @@ POST        /_sim/webhooks/drain             {timeout} → {"drained": bool}
 
 import re
 
-from . import fulfillment, refunds
+from . import catalogue, fulfillment, refunds
 from .wire import json_response
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 _ORDER_ACTION = re.compile(r"/_sim/orders/(\d+)/(paid|cancel|close|update)")
 _ORDER = re.compile(r"/_sim/orders/(\d+)")
 _REFUND_ACTION = re.compile(r"/_sim/orders/(\d+)/(refund|fulfil)")
+_PRODUCT = re.compile(r"/_sim/products/([^/]+)(/update)?")
 
 
 class _NotFound(Exception):
@@ -115,6 +119,7 @@ def _routes(sim, request, body):
         ("POST", "/_sim/faults"): lambda: _add_fault(sim, body),
         ("DELETE", "/_sim/faults"): lambda: sim.faults.clear() or {},
         ("GET", "/_sim/inventory"): sim.inventory_snapshot,
+        ("GET", "/_sim/subscriptions"): sim.subscriptions.rows,
         ("POST", "/_sim/inventory"): lambda: _set_inventory(sim, body),
         ("POST", "/_sim/webhooks"): lambda: (
             sim.attach_webhooks(**body) and {"attached": True}
@@ -139,6 +144,11 @@ def _routes(sim, request, body):
     match = _ORDER.fullmatch(path)
     if match and method == "GET":
         return 200, sim.get_order(int(match.group(1)))
+    match = _PRODUCT.fullmatch(path)
+    if match and method == ("POST" if match.group(2) else "DELETE"):
+        if match.group(2):
+            return 200, catalogue.update_product(sim, match.group(1), **body)
+        return 200, catalogue.delete_product(sim, match.group(1))
     found = fulfillment.control(sim, method, path, body)
     if found is not None:
         return found

@@ -28,7 +28,12 @@ from graphql import (
 )
 from graphql.execution.values import get_directive_values, get_variable_values
 
-from . import fulfillment_graphql, graphql_schema, orders_graphql
+from . import (
+    fulfillment_graphql,
+    graphql_schema,
+    orders_graphql,
+    webhook_subscriptions,
+)
 from .clock import SHOP_IANA_TIMEZONE, format_utc
 from .cost import MAX_QUERY_COST, CostCalculator
 from .inventory import InventoryInputError, parse_gid
@@ -424,6 +429,7 @@ def _attach_resolvers(schema):
     schema.mutation_type.fields[
         "inventorySetQuantities"
     ].resolve = _inventory_set_quantities
+    webhook_subscriptions.attach_resolvers(schema)
     fulfillment_graphql.attach_resolvers(schema)
     orders_graphql.attach_resolvers(schema)
 

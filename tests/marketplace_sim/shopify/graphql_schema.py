@@ -9,7 +9,7 @@ import threading
 
 from graphql import build_schema
 
-from . import fulfillment_graphql, orders_graphql
+from . import fulfillment_graphql, orders_graphql, webhook_subscriptions
 from .inventory import CHANGE_FROM_VERSION
 
 _SDL = """
@@ -219,7 +219,7 @@ def schema_for(version, attach_resolvers):
     shape = shape_for(version)
     with _lock:
         if shape not in _schemas:
-            sdl = _SDL % {"compare_field": _SHAPES[shape]}
+            sdl = _SDL % {"compare_field": _SHAPES[shape]} + webhook_subscriptions.SDL
             sdl += fulfillment_graphql.sdl_after(sdl) + orders_graphql.SDL
             schema = build_schema(sdl)
             attach_resolvers(schema)

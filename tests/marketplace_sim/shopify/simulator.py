@@ -19,6 +19,7 @@ from .ratelimit import LeakyBucket, plan_limits
 from .server import serve_in_thread
 from .stats import RequestLog, RequestStats
 from .store import IdSequence, ShopStore, Variant
+from .webhook_subscriptions import WebhookSubscriptions
 from .webhooks import WebhookSender
 
 _logger = logging.getLogger(__name__)
@@ -93,6 +94,8 @@ class ShopifySimulator:
             limits.graphql_capacity, limits.graphql_restore_per_second
         )
         self._owned_webhooks = None
+        #: subscriptions made through the API (``webhook_subscriptions``)
+        self.subscriptions = WebhookSubscriptions(self.clock)
         #: fulfillment orders and fulfillments (``fulfillment``)
         self.fulfillment = FulfillmentDesk(self)
         self._server = None
