@@ -13,7 +13,9 @@
     "data": [
         "security/shopify_financial_state_security.xml",
         "data/shopify_financial_state_data.xml",
+        "security/ir.model.access.csv",
         "views/marketplace_backend_views.xml",
+        "views/marketplace_catalogue_views.xml",
     ],
     "assets": {
         # browser tours (tests/test_tours.py)

@@ -275,6 +275,12 @@ class MarketplaceBackend(models.Model):
         self.ensure_one()
         return {}
 
+    def _process_channel_event(self, event):
+        """Process an event of a resource type the core does not know;
+        ``(state, message, sale order or None)``, or ``None`` when no
+        adapter addon handles it either (the event fails, saying so)."""
+        return None
+
     def _get_backend_config(self):
         """Everything the adapter may know, credentials decrypted."""
         self.ensure_one()

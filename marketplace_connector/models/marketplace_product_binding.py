@@ -33,6 +33,12 @@ class MarketplaceProductBinding(models.Model):
         "it. Without it the product's stock is not synchronised.",
     )
 
+    active = fields.Boolean(
+        default=True,
+        help="Cleared when the channel deletes the variant: orders naming it "
+        "still find the product, its stock is no longer synchronised.",
+    )
+
     stock_policy_override = fields.Boolean(
         string="Own Stock Settings",
         help="Use the settings below instead of the backend's for this product.",
@@ -59,9 +65,15 @@ class MarketplaceProductBinding(models.Model):
         the same few hundred variants are sold again and again. Creating,
         changing or deleting a binding, or deleting a product (Odoo clears
         the caches then), clears it in every worker."""
-        binding = self.sudo().search(
-            [("backend_id", "=", backend_id), ("external_id", "=", variant_id)],
-            limit=1,
+        # an archived binding too: an order of a variant since deleted on
+        # the channel is still ours, and the variant stays bound
+        binding = (
+            self.sudo()
+            .with_context(active_test=False)
+            .search(
+                [("backend_id", "=", backend_id), ("external_id", "=", variant_id)],
+                limit=1,
+            )
         )
         return binding.product_id.id
 

@@ -26,6 +26,10 @@ class EventProcessor:
     def run(self):
         handler = getattr(self, f"_process_{self.event.resource_type}", None)
         if handler is None:
+            # a resource only an adapter addon knows (Shopify's catalogue)
+            handled = self.backend._process_channel_event(self.event)
+            if handled is not None:
+                return handled
             raise DataError(
                 f"No processor for resource type {self.event.resource_type!r}"
             )

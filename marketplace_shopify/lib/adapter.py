@@ -33,7 +33,15 @@ from odoo.addons.marketplace_connector.lib.adapter import (
 from odoo.addons.marketplace_connector.lib.errors import DataError, WebhookRejected
 from odoo.addons.marketplace_connector.lib.inbound import SOURCE_POLL, SOURCE_WEBHOOK
 
-from . import fulfilment, inventory, mapping, polling, refund_mapping
+from . import (
+    catalogue,
+    fulfilment,
+    inventory,
+    mapping,
+    mapping_catalogue,
+    polling,
+    refund_mapping,
+)
 from .client import ShopifyClient
 from .webhook import verify_hmac
 
@@ -94,12 +102,15 @@ class ShopifyAdapter(StockAdapterMixin, ShipmentAdapterMixin, MarketplaceAdapter
     #: refunds (``returns/*`` need nothing of us: a return's money and
     #: restock reach us as the refund that closes it)
     REFUND_TOPICS = (refund_mapping.REFUND_TOPIC,)
+    #: the catalogue: bindings follow the shop's variants (a deleted
+    #: product's variants arrive as ``inventory_items/delete``)
+    PRODUCT_TOPICS = mapping_catalogue.PRODUCT_TOPICS
 
     @classmethod
     def handled_topics(cls):
         """Every topic this adapter turns into events: the one list webhook
         subscriptions are made from."""
-        return cls.TOPICS + cls.STOCK_TOPICS + cls.REFUND_TOPICS
+        return cls.TOPICS + cls.STOCK_TOPICS + cls.REFUND_TOPICS + cls.PRODUCT_TOPICS
 
     #: the one rate budget this adapter spends, polls included: the GraphQL
     #: bucket
@@ -178,6 +189,10 @@ class ShopifyAdapter(StockAdapterMixin, ShipmentAdapterMixin, MarketplaceAdapter
                 return mapping.inventory_level_event(
                     payload, topic, SOURCE_WEBHOOK, kept
                 )
+            if topic in self.PRODUCT_TOPICS:
+                return mapping_catalogue.catalogue_event(
+                    payload, topic, SOURCE_WEBHOOK, kept
+                )
             if topic in self.REFUND_TOPICS:
                 return refund_mapping.refund_event(payload, topic, SOURCE_WEBHOOK, kept)
         except DataError as err:
@@ -242,11 +257,49 @@ class ShopifyAdapter(StockAdapterMixin, ShipmentAdapterMixin, MarketplaceAdapter
                 f"backend's shop domain is {self.shop_domain}: webhooks "
                 f"would be refused. Correct the shop domain or the token."
             )
-        return (
+        connected = (
             f"Connected to the Shopify shop {shop.get('name') or '?'} ({domain}), "
             f"currency {shop.get('currencyCode') or '?'}, "
             f"API version {self.config.setting('api_version')}."
         )
+        return f"{connected} {self.subscription_report().describe()}"
+
+    # Catalogue and webhook subscriptions (delegated to .catalogue)
+
+    def subscription_report(self):
+        """The shop's webhook subscriptions against every topic we handle,
+        to the backend's webhook URL (:class:`catalogue.SubscriptionReport`)."""
+        self.rate_gate.reserve(self.GRAPHQL, catalogue.SUBSCRIPTION_PAGE_COST)
+        return catalogue.compare_subscriptions(
+            catalogue.read_subscriptions(self.client),
+            self.handled_topics(),
+            self.config.setting("webhook_url"),
+        )
+
+    def register_webhooks(self):
+        """Subscribe the backend's webhook URL to every topic we handle
+        that it is not subscribed to yet (existing ones are left alone);
+        ``(topics subscribed now, the report before)``."""
+        report = self.subscription_report()
+        uri = self.config.setting("webhook_url")
+        for topic in report.missing:
+            self.rate_gate.reserve(self.GRAPHQL, catalogue.SUBSCRIPTION_CREATE_COST)
+            catalogue.subscribe(self.client, topic, uri)
+        return report.missing, report
+
+    def read_locations(self):
+        self.rate_gate.reserve(self.GRAPHQL, catalogue.LOCATION_PAGE_COST)
+        return catalogue.read_locations(self.client)
+
+    def read_variant_page(self, after=None):
+        self.rate_gate.reserve(self.GRAPHQL, catalogue.VARIANT_PAGE_COST)
+        return catalogue.read_variant_page(self.client, after)
+
+    def lookup_variants(self, variant_ids):
+        self.rate_gate.reserve(
+            self.GRAPHQL, catalogue.LOOKUP_COST_PER_VARIANT * len(variant_ids)
+        )
+        return catalogue.lookup_variants(self.client, variant_ids)
 
     # Fulfilment (delegated to .fulfilment)
 

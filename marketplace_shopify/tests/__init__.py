@@ -9,3 +9,4 @@ from . import test_fulfilment
 from . import test_fulfilment_concurrency
 from . import test_tours
 from . import test_invoiced_orders
+from . import test_catalogue
