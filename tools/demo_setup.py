@@ -1,10 +1,13 @@
 """Configure the demo database: a Shopify store and an Amazon seller (the
 two simulators) selling the same catalogue from one warehouse.
 
-Each backend maps its channel location to the warehouse's stock (Shopify:
-the store's primary location; Amazon: ``DEFAULT``, merchant fulfilled) and
-binds every product (Shopify: variant and inventory item; Amazon: the
-seller SKU), so Odoo pushes each channel its share of the free stock. The
+The Shopify backend is onboarded as a merchant would: *Register webhooks*
+subscribes Odoo's URL to every topic through the Admin API, and *Import
+catalogue* (a queued job the runner takes at start) maps the store's one
+location to the warehouse's stock and binds every variant to the product
+with its SKU, inventory item included. The Amazon backend maps ``DEFAULT``
+(merchant fulfilled) and binds every seller SKU. Odoo then pushes each
+channel its share of the free stock, less a buffer of 2 units. The
 Shopify simulator sends signed webhooks to Odoo; Odoo pulls the Amazon
 seller's ORDER_CHANGE notifications from its SQS queue and polls
 ``searchOrders`` as the backstop. Idempotent: running it again updates what
@@ -107,10 +110,28 @@ def _bind(env, backend, product, external_id, item_ref, sku):
     )
 
 
-def configure_odoo(config, database, shopify, amazon, odoo_url, variants, location):
-    """Both backends, their channel locations and bindings, the products
-    and their stock. ``variants``: the Shopify simulator's products by SKU;
-    ``location``: its primary location id."""
+#: units never offered on a channel: what a sale may take while a
+#: quantity is on its way to the other channel
+BUFFER_UNITS = 2
+
+
+def _forget_shop(env, shop):
+    """The simulator starts empty on every run: what Odoo remembers of the
+    previous store (bindings with their stock levels, its catalogue, its
+    location) goes, and the catalogue import binds the new one afresh."""
+    env["marketplace.catalogue.variant"].search([("backend_id", "=", shop.id)]).unlink()
+    env["marketplace.product.binding"].with_context(active_test=False).search(
+        [("backend_id", "=", shop.id)]
+    ).unlink()
+    env["marketplace.channel.location"].with_context(active_test=False).search(
+        [("backend_id", "=", shop.id)]
+    ).unlink()
+
+
+def configure_odoo(config, database, shopify, amazon, odoo_url):
+    """Both backends, the products and their stock; the Amazon seller's
+    location and bindings; the Shopify store onboarded through its API
+    (webhooks registered, catalogue import queued)."""
     os.environ["TZ"] = "UTC"
     import odoo
     from odoo import SUPERUSER_ID, api
@@ -145,6 +166,7 @@ def configure_odoo(config, database, shopify, amazon, odoo_url, variants, locati
                 "access_token": TOKEN,
                 "webhook_secret": secret,
                 "poll_overlap_minutes": 10,
+                "stock_buffer_units": BUFFER_UNITS,
                 **common,
             },
         )
@@ -168,10 +190,11 @@ def configure_odoo(config, database, shopify, amazon, odoo_url, variants, locati
                 "aws_access_key_id": AMAZON["aws_key"],
                 "aws_secret_access_key": "demo-aws-secret",
                 "poll_enabled": True,
+                "stock_buffer_units": BUFFER_UNITS,
                 **common,
             },
         )
-        _location(env, shop, "Primary", str(location), stock)
+        _forget_shop(env, shop)
         _location(env, seller, "Merchant fulfilled", "DEFAULT", stock)
         for sku, name, price, quantity in CATALOGUE:
             product = env["product.product"].search(
@@ -189,17 +212,12 @@ def configure_odoo(config, database, shopify, amazon, odoo_url, variants, locati
                     }
                 )
                 env["stock.quant"]._update_available_quantity(product, stock, quantity)
-            variant = variants[sku]
-            _bind(
-                env,
-                shop,
-                product,
-                str(variant["variant_id"]),
-                str(variant["inventory_item_id"]),
-                sku,
-            )
             _bind(env, seller, product, sku, sku, sku)
         seller._enqueue_pull()  # the cron would within a minute
+        # onboarding the store as a merchant does it on the backend's form
+        print(shop.action_register_webhooks()["params"]["message"])
+        print(shop._get_adapter().test_connection())
+        shop.action_import_catalogue()
         # committing queues the first pushes: each channel gets its share
         return shop.webhook_url, secret
 
@@ -214,32 +232,21 @@ def main():
     args = parser.parse_args()
     wait_for(args.simulator + "/_sim/stats")
     wait_for(args.amazon + "/_sim/stats")
-    variants = {}
     for sku, name, price, _quantity in CATALOGUE:
         # the channels show what Odoo pushes them, from 0
-        answer = requests.post(
+        requests.post(
             f"{args.simulator}/_sim/products",
             json={"sku": sku, "title": name, "price": price},
             timeout=5,
-        )
-        answer.raise_for_status()
-        variants[sku] = answer.json()
+        ).raise_for_status()
         requests.post(
             f"{args.amazon}/_sim/listings", json={"sku": sku, "title": name}, timeout=5
         ).raise_for_status()
     requests.post(
         f"{args.amazon}/_sim/settings", json=AMAZON_SETTINGS, timeout=5
     ).raise_for_status()
-    levels = requests.get(f"{args.simulator}/_sim/inventory", timeout=5).json()
-    location = levels[0]["location_id"]
     webhook_url, secret = configure_odoo(
-        args.config,
-        args.database,
-        args.simulator,
-        args.amazon,
-        args.odoo,
-        variants,
-        location,
+        args.config, args.database, args.simulator, args.amazon, args.odoo
     )
     requests.post(
         f"{args.simulator}/_sim/webhooks",

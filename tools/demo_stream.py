@@ -42,9 +42,28 @@ def imported_count(config, database):
     return orders, events
 
 
+def shown_lines(simulator, lines):
+    """The lines as the store sells them: a storefront that denies
+    overselling sells only what it shows (Shopify's "deny" policy), so a
+    line asks at most the quantity shown and a SKU shown at 0 is left out."""
+    shown = {
+        level["sku"]: level["available"]
+        for level in requests.get(f"{simulator}/_sim/inventory", timeout=10).json()
+    }
+    return [
+        (sku, min(quantity, shown.get(sku, 0)))
+        for sku, quantity in lines
+        if shown.get(sku, 0) > 0
+    ]
+
+
 def shopify_order(simulator, lines, rng, pending):
     """An order on the Shopify store (and maybe a pending one paid or
-    cancelled); returns 1."""
+    cancelled) of what it shows; returns 1, or 0 when it shows none of
+    the lines."""
+    lines = shown_lines(simulator, lines)
+    if not lines:
+        return 0
     status = "pending" if rng.random() < 0.15 else "paid"
     order = requests.post(
         f"{simulator}/_sim/orders",
