@@ -142,8 +142,8 @@ class MarketplaceBackend(models.Model):
             return "A newer catalogue import replaced this one"
         importer = CatalogueImporter(self, run)
         with retry_later():
-            cursor, summary = importer.run(cursor, first)
-        if cursor is not None:
+            finished, summary = importer.run(cursor, first)
+        if not finished:
             self.catalogue_import_summary = summary
             return summary
         summary = importer.finish()

@@ -54,8 +54,9 @@ class CatalogueImporter:
                     self.gate.observe(family, *reported)
 
     def run(self, cursor, first):
-        """Read pages from ``cursor``; ``(next cursor or None, summary)``.
-        ``first``: the run's first job (it reads the locations too)."""
+        """Read pages from ``cursor``; ``(whether the last page was read,
+        summary)``. ``first``: the run's first job (it reads the locations
+        too). Otherwise the next job is queued, with the cursor reached."""
         if first:
             self._call(self.backend._propose_channel_locations_from, self.adapter)
         pages = variants = 0
@@ -71,15 +72,15 @@ class CatalogueImporter:
                 self.backend._enqueue_catalogue_page(
                     self.run_number, cursor, eta=err.retry_after
                 )
-                return cursor, f"{variants} variants in {pages} pages; waiting {err}"
+                return False, f"{variants} variants in {pages} pages; waiting {err}"
             Variant._record(self.backend, page, fields.Datetime.now(), self.run_number)
             pages += 1
             variants += len(page)
             cursor = next_cursor
             if cursor is None:
-                return None, f"{variants} variants in {pages} pages"
+                return True, f"{variants} variants in {pages} pages"
         self.backend._enqueue_catalogue_page(self.run_number, cursor)
-        return cursor, f"{variants} variants in {pages} pages, more to read"
+        return False, f"{variants} variants in {pages} pages, more to read"
 
     def finish(self):
         """Every page is in: match, archive what the shop deleted; the

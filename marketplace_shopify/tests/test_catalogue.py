@@ -6,9 +6,11 @@ the order import getting their inventory item, and webhook registration
 (missing and foreign subscriptions, idempotent)."""
 
 import json
+from contextlib import closing
 
 from marketplace_sim.shopify import catalogue as sim_catalogue
 
+from odoo import sql_db
 from odoo.exceptions import UserError
 
 from .common import ShopifyCase, tagged
@@ -18,10 +20,21 @@ from .common import ShopifyCase, tagged
 class CatalogueCase(ShopifyCase):
     def setUp(self):
         super().setUp()
+        self.clear_budget()
         self.Variant = self.env["marketplace.catalogue.variant"]
         self.Binding = self.env["marketplace.product.binding"].with_context(
             active_test=False
         )
+
+    def clear_budget(self):
+        """A full GraphQL budget: the shared budget is committed by its own
+        connection and outlives a test's transaction."""
+        with closing(sql_db.db_connect(self.env.cr.dbname).cursor()) as cr:
+            cr.execute(
+                "DELETE FROM marketplace_rate_budget WHERE backend_id = %s",
+                (self.backend.id,),
+            )
+            cr.commit()  # pylint: disable=invalid-commit
 
     def import_catalogue(self):
         self.backend.action_import_catalogue()
@@ -142,6 +155,36 @@ class CatalogueCase(ShopifyCase):
             self.Variant.search_count([("backend_id", "=", self.backend.id)]), 603
         )
         self.assertEqual(self.sim.stats.get("throttled", 0), 0)
+
+    def test_budget_spent_before_the_first_page_goes_on_later(self):
+        """The first job spends its budget on the locations: the next job
+        reads the pages later; nothing is taken for deleted meanwhile."""
+        self.import_catalogue()
+        # the shop's bucket nearly full and slow to drain: a page would
+        # wait far longer than a job waits in place
+        bucket = self.sim.graphql_bucket
+        bucket.reconfigure(2000, 1.0)
+        self.assertTrue(bucket.try_pour(bucket.available() - 100)[0])
+        self.backend.action_import_catalogue()
+        self.perform_jobs(rounds=1)
+        self.assertEqual(self.backend.catalogue_import_state, "running")
+        self.assertFalse(
+            self.Variant.search(
+                [("backend_id", "=", self.backend.id), ("state", "=", "deleted")]
+            )
+        )
+        self.assertTrue(self.pending_jobs("_job_import_catalogue"))
+        bucket.reconfigure(2000, 100.0)
+        bucket.try_pour(bucket.available() - 2000)  # emptied
+        self.clear_budget()
+        self.perform_jobs(rounds=5)
+        self.assertEqual(self.backend.catalogue_import_state, "done")
+        self.assertEqual(
+            self.Variant.search_count(
+                [("backend_id", "=", self.backend.id), ("state", "=", "bound")]
+            ),
+            3,
+        )
 
     def test_variant_deleted_on_the_shop_archives_its_binding(self):
         self.import_catalogue()
