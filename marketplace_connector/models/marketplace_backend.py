@@ -116,7 +116,9 @@ class MarketplaceBackend(models.Model):
         readonly=True,
         groups=MANAGER_GROUP,
     )
-    webhook_url = fields.Char(compute="_compute_webhook_url", groups=MANAGER_GROUP)
+    webhook_url = fields.Char(
+        string="Webhook URL", compute="_compute_webhook_url", groups=MANAGER_GROUP
+    )
 
     carrier_map_ids = fields.One2many(
         "marketplace.carrier.map",
