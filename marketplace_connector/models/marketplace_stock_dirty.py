@@ -47,7 +47,9 @@ class MarketplaceStockDirty(models.Model):
         changes = data.get(_PRECOMMIT_KEY)
         if changes is None:
             changes = data[_PRECOMMIT_KEY] = {}
-            self.env.cr.precommit.add(self._flush_changes)
+            # whoever moved the stock (a warehouse user has no rights on
+            # marketplace records), the pushes are the connector's
+            self.env.cr.precommit.add(self.sudo()._flush_changes)
         changes[product_id] = changes.get(product_id, False) or decrement
 
     @api.model

@@ -1,5 +1,5 @@
 # License AGPL-3.0 or later (https://www.gnu.org/licenses/agpl).
-from odoo import fields, models
+from odoo import SUPERUSER_ID, fields, models
 
 
 class StockPicking(models.Model):
@@ -11,9 +11,13 @@ class StockPicking(models.Model):
 
     def _action_done(self):
         """A validated delivery of a marketplace order is told to its
-        channel (``marketplace.shipment``), once."""
+        channel (``marketplace.shipment``), once. Whoever validates it (a
+        warehouse user has no rights on marketplace records), the shipment
+        is the connector's: created, and its job queued and run, as the
+        superuser."""
         result = super()._action_done()
-        self.env["marketplace.shipment"]._create_for_pickings(
-            self.filtered(lambda picking: picking.state == "done")
+        done = self.filtered(lambda picking: picking.state == "done")
+        self.env["marketplace.shipment"].with_user(SUPERUSER_ID)._create_for_pickings(
+            done.with_user(SUPERUSER_ID)
         )
         return result

@@ -3,7 +3,7 @@
 once each: partial deliveries as several packages, retries and
 re-validations never as a second one, a refusal visible with Retry."""
 
-from odoo.tests.common import tagged
+from odoo.tests.common import new_test_user, tagged
 
 from .common import ChannelCase
 
@@ -103,3 +103,27 @@ class TestShipments(ChannelCase):
         sale = self.events(external_id=payload["id"]).sale_order_id
         self.assertFalse(sale.picking_ids)
         self.assertFalse(sale.marketplace_shipment_ids)
+
+    def test_a_warehouse_user_without_marketplace_rights_ships(self):
+        """The person who validates a delivery has stock rights, none on
+        marketplace records: the shipment is the connector's to create and
+        send, whoever validates."""
+        user = new_test_user(
+            self.env, login="mkt-ship-warehouse", groups="stock.group_stock_user"
+        )
+        _payload, sale = self.import_order([("WIDGET", 1)])
+        picking = sale.picking_ids
+        picking.carrier_id = self.carrier
+        picking.carrier_tracking_ref = "TRACK-WH"
+        for move in picking.move_ids:
+            move.quantity = move.product_uom_qty
+            move.picked = True
+        self.assertIs(picking.with_user(user).button_validate(), True)
+        self.env.flush_all()
+        self.perform_jobs("_job_send")
+        self.assertEqual(picking.state, "done")
+        self.assertEqual(picking.marketplace_shipment_ids.state, "sent")
+        self.assertEqual(
+            [s["tracking_number"] for s in self.channel.shipments.values()],
+            ["TRACK-WH"],
+        )

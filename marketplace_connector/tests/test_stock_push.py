@@ -7,7 +7,7 @@ import datetime
 from contextlib import closing
 
 from odoo import fields, sql_db
-from odoo.tests.common import tagged
+from odoo.tests.common import new_test_user, tagged
 
 from .stock_common import StockCase
 
@@ -262,3 +262,30 @@ class TestWaitingDemand(StockCase):
         self.perform_jobs("_job_push_stock")
         self.assertEqual(self.level("MUG").ats_quantity, offered)
         self.assertEqual(self.channel_quantity("MUG"), offered)
+
+    def test_a_stock_user_without_marketplace_rights_moves_stock_it_is_pushed(self):
+        """An inventory count by a warehouse manager who has no rights on
+        marketplace records: the push it queues is the connector's, and
+        runs."""
+        user = new_test_user(
+            self.env, login="mkt-push-warehouse", groups="stock.group_stock_manager"
+        )
+        product = self.products["MUG"]
+        quant = (
+            self.env["stock.quant"]
+            .with_user(user)
+            .with_context(inventory_mode=True)
+            .create(
+                {
+                    "product_id": product.id,
+                    "location_id": self.warehouse.lot_stock_id.id,
+                    "inventory_quantity": 40,
+                }
+            )
+        )
+        quant.action_apply_inventory()
+        self.env.flush_all()
+        self.env.cr.precommit.run()
+        self.perform_jobs("_job_push_stock")
+        self.assertEqual(self.channel_quantity("MUG"), 40)
+        self.assertEqual(self.level("MUG").state, "synced")
