@@ -7,8 +7,10 @@ Odoo test server and run the queued jobs through queue_job's own runner code.
 import json
 import os
 import sys
+from contextlib import closing
 from decimal import Decimal
 
+from odoo import sql_db
 from odoo.tests.common import tagged
 
 from odoo.addons.marketplace_connector.tests.common import (
@@ -111,6 +113,19 @@ class ShopifyCase(JobRunnerMixin, LoopbackHttpCase):
         self.addCleanup(self.sim.stop)
         self.assertEqual(variants, self.sim_variants, "same ids as the class set-up")
         self.backend.api_url = self.sim.url
+        # the shared budgets are committed by a connection of their own and
+        # outlive a test's transaction: each test starts with full ones (a
+        # test must not be throttled by what the one before it spent)
+        self.clear_budget()
+        self.addCleanup(self.clear_budget)
+
+    def clear_budget(self):
+        with closing(sql_db.db_connect(self.env.cr.dbname).cursor()) as cr:
+            cr.execute(
+                "DELETE FROM marketplace_rate_budget WHERE backend_id = %s",
+                (self.backend.id,),
+            )
+            cr.commit()  # pylint: disable=invalid-commit
 
     @classmethod
     def _create_stocked_product(cls, sku, price, quantity):

@@ -6,11 +6,9 @@ the order import getting their inventory item, and webhook registration
 (missing and foreign subscriptions, idempotent)."""
 
 import json
-from contextlib import closing
 
 from marketplace_sim.shopify import catalogue as sim_catalogue
 
-from odoo import sql_db
 from odoo.exceptions import UserError
 
 from .common import ShopifyCase, tagged
@@ -25,16 +23,6 @@ class CatalogueCase(ShopifyCase):
         self.Binding = self.env["marketplace.product.binding"].with_context(
             active_test=False
         )
-
-    def clear_budget(self):
-        """A full GraphQL budget: the shared budget is committed by its own
-        connection and outlives a test's transaction."""
-        with closing(sql_db.db_connect(self.env.cr.dbname).cursor()) as cr:
-            cr.execute(
-                "DELETE FROM marketplace_rate_budget WHERE backend_id = %s",
-                (self.backend.id,),
-            )
-            cr.commit()  # pylint: disable=invalid-commit
 
     def import_catalogue(self):
         self.backend.action_import_catalogue()
