@@ -92,7 +92,10 @@ Deliberate simplifications
   ``set_inventory(notify=True)`` do).
 - Returns (``returns/*``) and GraphQL ``refundCreate`` are not simulated:
   a refund is made through the control surface or ``refunds.refund_order``.
-- Fulfillments and GraphQL ``orders`` are not simulated.
+- Fulfillment orders, their holds and ``fulfillmentCreate`` are simulated
+  (:mod:`.fulfillment`), as are GraphQL ``orders`` for polling
+  (:mod:`.orders_graphql`); ``fulfillmentCreate`` ignores ``@idempotent``, so
+  only the client's own retry check can prevent a double fulfilment.
 - Error wordings not documented by Shopify (bad ``limit``, missing
   ``@idempotent``, missing ``changeFromQuantity``) are our best guess; the
   status codes and shapes are what matters to a client.
