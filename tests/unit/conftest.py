@@ -14,7 +14,9 @@ by then and imports ``odoo.tests`` before each test: it is switched off here,
 so the unit tests and the Odoo tests run in separate pytest processes.
 """
 
+import functools
 import os
+import pathlib
 import sys
 import types
 
@@ -66,3 +68,26 @@ def load_http():
 @pytest.fixture(scope="module", autouse=True)
 def enable_odoo_test_flag():
     yield
+
+
+#: Shopify's introspected Admin schemas, beside the checkout (never copied in)
+SHOPIFY_SCHEMAS = pathlib.Path(_ROOT).parent / "shared" / "shopify-admin-schema"
+SHOPIFY_SCHEMA_VERSIONS = ("2026-04", "2026-07")
+
+
+@functools.cache
+def _build_shopify_schema(path):
+    from graphql import build_schema  # only the contract tests need it
+
+    return build_schema(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(params=SHOPIFY_SCHEMA_VERSIONS)
+def shopify_schema(request):
+    """Shopify's Admin schema of each version we hold our GraphQL documents
+    to, built once per run (a schema is tens of thousands of lines); the
+    test is skipped, saying so, where ``../shared`` does not have it."""
+    path = SHOPIFY_SCHEMAS / f"{request.param}.graphql"
+    if not path.exists():
+        pytest.skip(f"Shopify's Admin schema is not at {path}: contract test skipped")
+    return _build_shopify_schema(path)
