@@ -106,7 +106,7 @@ class MarketplaceBackend(models.Model):
                 try:
                     self._store_polled_events(inbox, polled, progress)
                 except RateLimitedError as err:
-                    if getattr(adapter, "poll_resume", None) is None:
+                    if adapter.poll_resume is None:
                         raise
                     return self._pause_poll(adapter.poll_resume, progress, err)
         except AuthenticationError as err:
