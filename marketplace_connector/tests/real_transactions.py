@@ -61,6 +61,20 @@ def signed_delivery(payload, topic="order"):
     return body, {"X-Test-Signature": signature.hexdigest(), "X-Test-Topic": topic}
 
 
+@contextmanager
+def committed_env(dbname):
+    """A superuser environment on a transaction of its own, committed on
+    success, rolled back on failure."""
+    with closing(sql_db.db_connect(dbname).cursor()) as cr:
+        try:
+            yield api.Environment(cr, SUPERUSER_ID, {})
+        except BaseException:
+            cr.rollback()
+            raise
+        # the point of these tests: other connections must see it
+        cr.commit()  # pylint: disable=invalid-commit
+
+
 class RealTransactionCase(TransactionCase):
     """Work in real transactions of their own (committed, visible to the
     other connections), on test channel backends created here and deleted
@@ -78,17 +92,9 @@ class RealTransactionCase(TransactionCase):
         cls.addClassCleanup(cls.channel.stop)
 
     @classmethod
-    @contextmanager
     def real_env(cls):
         """A real transaction of its own, committed on success."""
-        with closing(sql_db.db_connect(cls.dbname).cursor()) as cr:
-            try:
-                yield api.Environment(cr, SUPERUSER_ID, {})
-            except BaseException:
-                cr.rollback()
-                raise
-            # the point of these tests: other connections must see it
-            cr.commit()  # pylint: disable=invalid-commit
+        return committed_env(cls.dbname)
 
     @classmethod
     def create_backend(cls, env, name, **values):

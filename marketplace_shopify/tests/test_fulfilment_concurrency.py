@@ -8,11 +8,12 @@ delete what they can at the end."""
 
 import threading
 import uuid
-from contextlib import closing, contextmanager
+from contextlib import closing
 
-from odoo import SUPERUSER_ID, Command, api, sql_db
+from odoo import Command, sql_db
 from odoo.tests.common import TransactionCase, tagged
 
+from odoo.addons.marketplace_connector.tests.real_transactions import committed_env
 from odoo.addons.queue_job.exception import RetryableJobError
 
 from .common import ShopifySimulator
@@ -68,17 +69,9 @@ class TestFulfilmentConcurrency(TransactionCase):
             cls.created.update(backend=backend.id, products=products.ids)
 
     @classmethod
-    @contextmanager
     def real_env(cls):
         """A real transaction of its own, committed on success."""
-        with closing(sql_db.db_connect(cls.dbname).cursor()) as cr:
-            try:
-                yield api.Environment(cr, SUPERUSER_ID, {})
-            except BaseException:
-                cr.rollback()
-                raise
-            # the point of these tests: other connections must see it
-            cr.commit()  # pylint: disable=invalid-commit
+        return committed_env(cls.dbname)
 
     @classmethod
     def _delete_committed_data(cls):
